@@ -1,0 +1,108 @@
+"""Prepared image arrays: uint8 ``(N, H, W, C)`` per split, memory-mapped, with a manifest.
+
+A prepared data set is a directory ``<name>/`` holding ``<split>_images.npy`` (uint8),
+optionally ``<split>_labels.npy`` (int64) and ``manifest.json`` (shapes, dtypes, a checksum of
+the first and last images, and whatever the source records, e.g. skipped files).  It is written
+into a temporary directory and renamed into place when complete, so a directory that exists
+with a manifest is complete; ``open_arrays`` checks it anyway and names what is wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+MANIFEST = "manifest.json"
+
+
+class CorruptArrays(RuntimeError):
+    """A prepared array or cache on disk does not match its manifest."""
+
+
+def config_hash(config: dict) -> str:
+    """A stable short hash of a JSON-able config."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def sample_checksum(array: np.ndarray) -> str:
+    """sha256 of the first and last rows: cheap, and catches truncation and overwrites."""
+    if len(array) == 0:
+        return "empty"
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(array[0]).tobytes())
+    h.update(np.ascontiguousarray(array[-1]).tobytes())
+    return h.hexdigest()[:16]
+
+
+def atomic_write_dir(dest: Path, write) -> Path:
+    """Run ``write(tmp_dir)`` and rename ``tmp_dir`` to ``dest`` when it returns.
+
+    An interrupted write leaves only ``<dest>.tmp-<pid>``, which never looks complete."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f"{dest.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        write(tmp)
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def write_manifest(directory: Path, arrays: dict[str, np.ndarray], extra: dict) -> None:
+    """Record shape, dtype and checksum of each ``.npy`` in ``directory``."""
+    entries = {
+        name: {"shape": list(a.shape), "dtype": str(a.dtype), "checksum": sample_checksum(a)}
+        for name, a in arrays.items()
+    }
+    manifest = {"arrays": entries, **extra}
+    path = Path(directory) / MANIFEST
+    path.write_text(json.dumps(manifest, indent=2, default=str))
+
+
+def read_verified(directory: Path, expect: dict | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+    """Open every array of ``directory`` memory-mapped and check it against the manifest.
+
+    ``expect`` holds manifest entries that must match (e.g. the config hash).  Raises
+    ``CorruptArrays`` with a one-line reason."""
+    directory = Path(directory)
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text())
+    except FileNotFoundError:
+        raise CorruptArrays(f"{directory}: no {MANIFEST}") from None
+    except json.JSONDecodeError as err:
+        raise CorruptArrays(f"{directory}/{MANIFEST} is not valid JSON ({err})") from None
+    for key, value in (expect or {}).items():
+        if manifest.get(key) != value:
+            raise CorruptArrays(f"{directory}: manifest {key}={manifest.get(key)!r}, expected {value!r}")
+    arrays = {}
+    for name, entry in manifest.get("arrays", {}).items():
+        path = directory / f"{name}.npy"
+        try:
+            a = np.load(path, mmap_mode="r")
+        except (OSError, ValueError) as err:
+            raise CorruptArrays(f"{path} cannot be read ({err})") from None
+        if list(a.shape) != entry["shape"] or str(a.dtype) != entry["dtype"]:
+            raise CorruptArrays(f"{path} has shape {list(a.shape)} {a.dtype}, manifest says {entry['shape']} {entry['dtype']}")
+        if sample_checksum(a) != entry["checksum"]:
+            raise CorruptArrays(f"{path} does not match its manifest checksum")
+        arrays[name] = a
+    return manifest, arrays
+
+
+def save_npy(directory: Path, name: str, array: np.ndarray) -> None:
+    np.save(Path(directory) / f"{name}.npy", np.ascontiguousarray(array))
+
+
+def open_npy_for_writing(directory: Path, name: str, shape: tuple, dtype) -> np.memmap:
+    """A writable memory-mapped ``.npy`` (for streaming writes with bounded memory)."""
+    return np.lib.format.open_memmap(Path(directory) / f"{name}.npy", mode="w+", dtype=dtype, shape=shape)

@@ -1,0 +1,70 @@
+"""What every data set provides: prepared uint8 arrays per split, and the config that made them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from filelock import FileLock
+
+from scatgen.data.arrays import CorruptArrays, atomic_write_dir, config_hash, read_verified
+
+SPLITS = ("train", "test")
+
+
+class ImageSource:
+    """Base of the data sets. Subclasses set ``name`` and implement ``config()`` and ``_build()``.
+
+    ``prepare()`` builds ``<root>/<name>/<tag>-<hash>/`` once (under a file lock, atomically),
+    and ``split(name)`` returns ``(images uint8 (N, H, W, C) memmap, labels or None)``.
+    """
+
+    name = "source"
+    channels = 3
+
+    def __init__(self, root: str | Path, image_size: int, n_train: int | None, n_test: int | None):
+        self.root = Path(root)
+        self.image_size, self.n_train, self.n_test = int(image_size), n_train, n_test
+        self._arrays: dict[str, np.ndarray] | None = None
+        self.manifest: dict = {}
+
+    def config(self) -> dict:
+        raise NotImplementedError
+
+    def _build(self, directory: Path) -> None:
+        """Write the arrays and manifest into ``directory`` (a temporary one)."""
+        raise NotImplementedError
+
+    @property
+    def key(self) -> str:
+        return config_hash({"source": self.name, **self.config()})
+
+    @property
+    def directory(self) -> Path:
+        return self.root / self.name / f"{self.image_size}px-{self.key}"
+
+    def prepare(self) -> Path:
+        """Build the arrays if they are missing or corrupt; idempotent and safe across processes."""
+        self.directory.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.directory) + ".lock"):
+            if self.directory.exists():
+                try:
+                    self.manifest, self._arrays = read_verified(self.directory, {"key": self.key})
+                    return self.directory
+                except CorruptArrays as err:
+                    print(f"[scatgen] prepared data is unusable ({err}); rebuilding {self.directory}")
+            atomic_write_dir(self.directory, self._build)
+            self.manifest, self._arrays = read_verified(self.directory, {"key": self.key})
+        return self.directory
+
+    def split(self, split: str) -> tuple[np.ndarray, np.ndarray | None]:
+        if split not in SPLITS:
+            raise ValueError(f"split={split!r} is unknown; use one of {', '.join(SPLITS)}")
+        if self._arrays is None:
+            self.prepare()
+        images = self._arrays[f"{split}_images"]
+        labels = self._arrays.get(f"{split}_labels")
+        return images, labels
+
+    def __len__(self) -> int:
+        return len(self.split("train")[0])

@@ -1,0 +1,137 @@
+"""On-disk cache of whitened scattering codes: encode once, reuse across epochs, runs and sweeps.
+
+``<cache_dir>/codes-<key>/`` holds ``z_train.npy`` and ``z_test.npy`` (memory-mapped), the fitted
+``whitening.pt`` and ``manifest.json``.  The key hashes everything that changes the codes: the
+data set and its config, the encoder config, the whitening config, the storage dtype and the
+library version.  Building streams over the images in batches (bounded memory): raw codes go to
+a temporary memory map, the whitening is fitted over it, then ``z`` is written.  The directory
+is renamed into place when complete, under a file lock, so concurrent runs never see half a
+cache; an incomplete or corrupt one is reported in one line and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from filelock import FileLock
+from tqdm.auto import tqdm
+
+import scatgen
+from scatgen.data.arrays import (CorruptArrays, atomic_write_dir, config_hash, open_npy_for_writing, read_verified,
+                                 write_manifest)
+from scatgen.data.datasets import images_to_tensor
+from scatgen.data.source import ImageSource
+from scatgen.encoders.scattering import Scattering
+from scatgen.encoders.whitening import PCAWhitening, n_passes
+
+DTYPES = {"float32": np.float32, "float16": np.float16}
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+class CodeCache:
+    """Whitened codes of a data set, built on first use and verified on every load."""
+
+    def __init__(self, cache_dir: str | Path, source: ImageSource, encoder: Scattering, whitening: PCAWhitening,
+                 dtype: str = "float32", batch_size: int = 64, device: str = "cpu", progress: bool = True):
+        if dtype not in DTYPES:
+            raise ValueError(f"data.code_dtype={dtype!r} is unknown; use one of {', '.join(DTYPES)}")
+        self.cache_dir, self.source, self.encoder, self.whitening = Path(cache_dir), source, encoder, whitening
+        self.dtype, self.batch_size, self.device, self.progress = dtype, batch_size, device, progress
+
+    @property
+    def key(self) -> str:
+        return config_hash({"source": self.source.name, "data": self.source.config(), "encoder": self.encoder.config(),
+                            "whitening": self.whitening.config(), "dtype": self.dtype, "version": scatgen.__version__})
+
+    @property
+    def directory(self) -> Path:
+        return self.cache_dir / f"codes-{self.key}"
+
+    # -- public -------------------------------------------------------------------------------
+    def load_or_build(self) -> dict[str, np.ndarray]:
+        """``{"train": z_train, "test": z_test}`` memory maps; fits ``whitening`` in place."""
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.directory) + ".lock"):
+            if self.directory.exists():
+                try:
+                    return self._load()
+                except CorruptArrays as err:
+                    print(f"[scatgen] code cache is unusable ({err}); rebuilding it")
+            atomic_write_dir(self.directory, self._build)
+            return self._load()
+
+    def load(self) -> dict[str, np.ndarray]:
+        """Load a cache that must exist (e.g. on DDP ranks after rank 0 built it)."""
+        return self._load()
+
+    # -- internals ----------------------------------------------------------------------------
+    def _load(self) -> dict[str, np.ndarray]:
+        manifest, arrays = read_verified(self.directory, {"key": self.key})
+        wpath = self.directory / "whitening.pt"
+        if not wpath.exists() or _file_digest(wpath) != manifest.get("whitening_digest"):
+            raise CorruptArrays(f"{wpath} is missing or does not match the manifest")
+        self.whitening.load_state_dict(torch.load(wpath, map_location="cpu", weights_only=True))
+        for split in ("train", "test"):
+            n = len(self.source.split(split)[0])
+            if f"z_{split}" not in arrays or arrays[f"z_{split}"].shape != (n, self.whitening.z_dim):
+                raise CorruptArrays(f"{self.directory}: z_{split} does not hold {n} codes of {self.whitening.z_dim}")
+        return {"train": arrays["z_train"], "test": arrays["z_test"]}
+
+    @torch.no_grad()
+    def _encode(self, images: np.ndarray, desc: str):
+        """Yield scattering codes of ``images`` batch by batch, with a progress bar."""
+        encoder = self.encoder.to(self.device)
+        bar = tqdm(total=len(images), desc=desc, unit="img", disable=not self.progress, dynamic_ncols=True)
+        for start in range(0, len(images), self.batch_size):
+            x = images_to_tensor(images[start:start + self.batch_size]).to(self.device)
+            yield start, encoder(x)
+            bar.update(len(x))
+        bar.close()
+
+    def _raw_batches(self, raw: np.ndarray):
+        def batches():
+            for start in range(0, len(raw), 1024):
+                yield torch.from_numpy(np.asarray(raw[start:start + 1024]))
+        return batches
+
+    @torch.no_grad()
+    def _build(self, tmp: Path) -> None:
+        train, _ = self.source.split("train")
+        test, _ = self.source.split("test")
+        code_shape = self.encoder.code_shape
+        raw = open_npy_for_writing(tmp, "raw_train", (len(train), *code_shape), np.float32)
+        for start, s in self._encode(train, "encode train"):
+            raw[start:start + len(s)] = s.cpu().numpy()
+        raw.flush()
+        print(f"[scatgen] fitting {self.whitening.mode} PCA ({self.whitening.solver}, {n_passes(self.whitening)} pass(es)) "
+              f"on {len(train)} codes of {np.prod(code_shape)} numbers")
+        self.whitening.cpu().fit(self._raw_batches(raw))
+        out = {}
+        z_train = open_npy_for_writing(tmp, "z_train", (len(train), self.whitening.z_dim), DTYPES[self.dtype])
+        for start in range(0, len(raw), 1024):
+            z_train[start:start + 1024] = self.whitening(torch.from_numpy(np.asarray(raw[start:start + 1024]))).numpy()
+        z_train.flush()
+        out["z_train"] = z_train
+        del raw
+        (tmp / "raw_train.npy").unlink()
+        whitening = self.whitening.to(self.device)
+        z_test = open_npy_for_writing(tmp, "z_test", (len(test), self.whitening.z_dim), DTYPES[self.dtype])
+        for start, s in self._encode(test, "encode test"):
+            z_test[start:start + len(s)] = whitening(s).cpu().numpy()
+        z_test.flush()
+        out["z_test"] = z_test
+        self.whitening.cpu()
+        torch.save(self.whitening.state_dict(), tmp / "whitening.pt")
+        write_manifest(tmp, out, {"key": self.key, "whitening_digest": _file_digest(tmp / "whitening.pt"),
+                                  "encoder": self.encoder.config(), "whitening": self.whitening.config(),
+                                  "data": self.source.config(), "version": scatgen.__version__})

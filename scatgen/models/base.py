@@ -1,0 +1,70 @@
+"""What every generative model of the comparison provides, so that runs and studies treat them alike.
+
+A model maps latents ``z ~ N(0, Id)`` of size ``latent_dim`` to images through its ``generator``
+(the shared ``Generator``), and can reconstruct a batch (from cached codes, an encoder, or latent
+inversion).  Validation logs ``val/psnr`` and ``val/ssim`` (torchmetrics, images in ``[0, 1]``).
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
+
+from scatgen.data.datasets import to_unit
+
+
+class GenerativeModel(L.LightningModule):
+    generator: torch.nn.Module
+
+    def __init__(self):
+        super().__init__()
+        self.val_psnr = PeakSignalNoiseRatio(data_range=1.0, reduction="elementwise_mean", dim=(1, 2, 3))
+        self.val_ssim = StructuralSimilarityIndexMeasure(data_range=1.0)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.generator.z_dim
+
+    # -- to implement ------------------------------------------------------------------------
+    def latents(self, batch) -> torch.Tensor:
+        """Latent codes of the images of ``batch`` (used for reconstructions and interpolations)."""
+        raise NotImplementedError
+
+    def validation_loss(self, batch, x_hat: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {}
+
+    # -- shared ------------------------------------------------------------------------------
+    @staticmethod
+    def images_of(batch) -> torch.Tensor:
+        return batch[-1]
+
+    @torch.no_grad()
+    def reconstruct(self, batch) -> torch.Tensor:
+        return self.generator(self.latents(batch))
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int = 0) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(seed)
+        z = torch.randn(n, self.latent_dim, generator=gen).to(self.device)
+        return self.generator(z)
+
+    def validation_step(self, batch, batch_idx):
+        x = self.images_of(batch)
+        x_hat = self.reconstruct(batch)
+        for name, value in self.validation_loss(batch, x_hat).items():
+            self.log(f"val/{name}", value, on_epoch=True, sync_dist=True)
+        self.val_psnr(to_unit(x_hat), to_unit(x))
+        self.val_ssim(to_unit(x_hat), to_unit(x))
+        self.log("val/psnr", self.val_psnr, on_epoch=True, prog_bar=True)
+        self.log("val/ssim", self.val_ssim, on_epoch=True)
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(self.trainable_parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer, T_max=max(1, int(self.trainer.estimated_stepping_batches)))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def trainable_parameters(self):
+        return self.parameters()

@@ -1,0 +1,84 @@
+"""``python train.py``: compose, validate, build every stage with ``hydra.utils.instantiate``, train,
+evaluate the final model and write the run directory."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.syntax import Syntax
+
+from scatgen.config import validate
+from scatgen.studies.run_outputs import evaluate_run
+
+
+def print_config(cfg: DictConfig, out_dir: Path) -> None:
+    """Print the resolved config tree and save it beside the run (Hydra also keeps ``.hydra/``)."""
+    text = OmegaConf.to_yaml(cfg, resolve=True)
+    Console(stderr=True).print(Syntax(text, "yaml", theme="ansi_dark", background_color="default"))
+    (out_dir / "config_tree.yaml").write_text(text)
+
+
+def model_uses_codes(cfg: DictConfig) -> bool:
+    """Whether the model trains on cached scattering codes (its class says so)."""
+    return bool(getattr(get_class(cfg.model._target_), "uses_codes", False))
+
+
+def build(cfg: DictConfig):
+    """Instantiate encoder, whitening, datamodule and model from the config."""
+    uses_codes = model_uses_codes(cfg)
+    encoder = whitening = None
+    if uses_codes:
+        encoder = instantiate(cfg.encoder)
+        whitening = instantiate(cfg.whitening, code_shape=encoder.code_shape)
+    datamodule = instantiate(cfg.data, encoder=encoder, whitening=whitening, with_codes=uses_codes)
+    model_kwargs = {"encoder": encoder, "whitening": whitening} if uses_codes else {}
+    model = instantiate(cfg.model, **model_kwargs)
+    return encoder, whitening, datamodule, model
+
+
+def train(cfg: DictConfig) -> float | None:
+    start = time.perf_counter()
+    validate(cfg)
+    out_dir = Path(cfg.paths.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    print_config(cfg, out_dir)
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+    torch.set_float32_matmul_precision("high")
+
+    _, _, datamodule, model = build(cfg)
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers, default_root_dir=str(out_dir))
+
+    # Data and code cache first (rank 0 under DDP), so the fit timer measures training alone.
+    t0 = time.perf_counter()
+    if trainer.is_global_zero:
+        datamodule.prepare_data()
+    prep_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    fit_s = time.perf_counter() - t0
+
+    metrics = {}
+    if trainer.is_global_zero:
+        extra = {"time/prepare_s": prep_s, "time/fit_s": fit_s, "epochs": trainer.current_epoch,
+                 "steps": trainer.global_step, "model": cfg.model._target_.rsplit(".", 1)[-1]}
+        extra.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")})
+        metrics = evaluate_run(model, datamodule, out_dir, eval_limit=cfg.get("eval_limit"), seed=cfg.get("seed") or 0,
+                               extra=extra)
+        metrics["time/total_s"] = time.perf_counter() - start
+        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        for logger in trainer.loggers:
+            logger.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))}, step=trainer.global_step)
+        print(f"[scatgen] train/psnr={metrics['train/psnr']:.2f} dB  test/psnr={metrics['test/psnr']:.2f} dB  "
+              f"fit {fit_s:.0f}s  total {metrics['time/total_s']:.0f}s  -> {out_dir}")
+    value = trainer.callback_metrics.get(cfg.get("optimized_metric") or "val/psnr")
+    return float(value) if value is not None else None
