@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from omegaconf import DictConfig
+import torch
+from omegaconf import DictConfig, OmegaConf
 
 from scatgen.encoders.scattering import check_scattering_config
 from scatgen.encoders.whitening import check_whitening_config
@@ -12,6 +13,18 @@ from scatgen.encoders.fast_scattering import scattering_out_shape
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 CHECKED_GROUPS = ("data", "encoder", "whitening", "model", "trainer", "logger", "callbacks", "experiment", "hparams_search")
+
+
+def cpu_precision() -> str:
+    """``bf16-mixed`` where the CPU has native bf16 (AVX512-BF16/AMX: 2-4x faster convolutions),
+    else full ``32-true``."""
+    try:
+        return "bf16-mixed" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "32-true"
+    except (AttributeError, RuntimeError):
+        return "32-true"
+
+
+OmegaConf.register_new_resolver("cpu_precision", cpu_precision, replace=True)
 
 
 class ConfigError(ValueError):

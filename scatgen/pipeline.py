@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.syntax import Syntax
 
+from scatgen.callbacks import log_images
 from scatgen.config import validate
 from scatgen.studies.run_outputs import evaluate_run
 
@@ -73,12 +74,24 @@ def train(cfg: DictConfig) -> float | None:
                  "steps": trainer.global_step, "model": cfg.model._target_.rsplit(".", 1)[-1]}
         extra.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")})
         metrics = evaluate_run(model, datamodule, out_dir, eval_limit=cfg.get("eval_limit"), seed=cfg.get("seed") or 0,
-                               extra=extra)
+                               extra=extra, precision=trainer.precision_plugin.forward_context)
         metrics["time/total_s"] = time.perf_counter() - start
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
         for logger in trainer.loggers:
             logger.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))}, step=trainer.global_step)
+            logger.save()
+        for name in ("samples", "interpolations"):
+            log_images(trainer, name, out_dir / f"{name}.png")
         print(f"[scatgen] train/psnr={metrics['train/psnr']:.2f} dB  test/psnr={metrics['test/psnr']:.2f} dB  "
               f"fit {fit_s:.0f}s  total {metrics['time/total_s']:.0f}s  -> {out_dir}")
+    finish_wandb(trainer)
     value = trainer.callback_metrics.get(cfg.get("optimized_metric") or "val/psnr")
     return float(value) if value is not None else None
+
+
+def finish_wandb(trainer: L.Trainer) -> None:
+    """End the wandb run of this job, so that the jobs of a multirun do not merge into one."""
+    if any(type(logger).__name__ == "WandbLogger" for logger in trainer.loggers):
+        import wandb
+
+        wandb.finish()

@@ -12,6 +12,7 @@ cache; an incomplete or corrupt one is reported in one line and rebuilt.
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 import numpy as np
@@ -115,7 +116,9 @@ class CodeCache:
         raw.flush()
         print(f"[scatgen] fitting {self.whitening.mode} PCA ({self.whitening.solver}, {n_passes(self.whitening)} pass(es)) "
               f"on {len(train)} codes of {np.prod(code_shape)} numbers")
+        t = time.perf_counter()
         self.whitening.cpu().fit(self._raw_batches(raw))
+        print(f"[scatgen] PCA fitted in {time.perf_counter() - t:.1f} s")
         out = {}
         z_train = open_npy_for_writing(tmp, "z_train", (len(train), self.whitening.z_dim), DTYPES[self.dtype])
         for start in range(0, len(raw), 1024):

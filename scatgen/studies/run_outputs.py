@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -13,13 +14,14 @@ from scatgen.studies.reconstruction import reconstruction_scores, summarise
 
 @torch.no_grad()
 def evaluate_run(model, datamodule, out_dir: str | Path, n_samples: int = 64, n_pairs: int = 8, steps: int = 10,
-                 eval_limit: int | None = None, seed: int = 0, extra: dict | None = None) -> dict:
+                 eval_limit: int | None = None, seed: int = 0, extra: dict | None = None,
+                 precision=contextlib.nullcontext) -> dict:
     """Train/test PSNR and SSIM of the final model on the full splits (or the first ``eval_limit``
     images), ``samples.png`` (G(z), z ~ N(0, Id)), ``interpolations.png`` (strips between pairs
     of test images) and ``metrics.json``."""
     out_dir = Path(out_dir)
     model.eval()
-    scores = {split: reconstruction_scores(model, datamodule.split_loader(split, eval_limit), f"evaluate {split}")
+    scores = {split: reconstruction_scores(model, datamodule.split_loader(split, eval_limit), f"evaluate {split}", precision)
               for split in ("train", "test")}
     metrics = summarise(scores)
     metrics.update({"n_eval/train": len(scores["train"]["psnr"]), "n_eval/test": len(scores["test"]["psnr"])})

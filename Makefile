@@ -1,0 +1,30 @@
+# make train / make test work as the only command on a fresh machine: both install first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: install train test test-all bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+train: install
+	$(PY) train.py
+
+test: install
+	$(PY) -m pytest -q
+
+test-all: install
+	$(PY) -m pytest -q -m ""
+
+bench: install
+	$(PY) scripts/bench_scattering.py
+	$(PY) scripts/bench_training.py
+
+clean:
+	rm -rf $(VENV) logs data/cache

@@ -1,0 +1,34 @@
+"""Shared helpers: compose the real Hydra config on tiny data inside a temporary root."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF = ROOT / "conf"
+
+# Small enough to train in seconds on 2 cores, large enough to learn.
+TINY = [
+    "data.source.image_size=32", "data.source.n_train=256", "data.source.n_test=64", "data.batch_size=32",
+    "data.val_size=64", "encoder.J=3", "whitening.n_components=48", "model.generator.width=8",
+    "trainer.max_epochs=2", "trainer.log_every_n_steps=1", "trainer.enable_model_summary=false",
+    "callbacks.progress_bar.refresh_rate=0",
+]
+
+
+def compose_cfg(tmp_path: Path, overrides: list[str] = (), tiny: bool = True):
+    out = tmp_path / "run"
+    base = [f"paths.root_dir={tmp_path}", f"paths.output_dir={out}"]
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose("train", overrides=base + (TINY if tiny else []) + list(overrides))
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    yield
