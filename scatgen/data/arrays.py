@@ -58,12 +58,12 @@ def atomic_write_dir(dest: Path, write) -> Path:
     return dest
 
 
-def write_manifest(directory: Path, arrays: dict[str, np.ndarray], extra: dict) -> None:
-    """Record shape, dtype and checksum of each ``.npy`` in ``directory``."""
-    entries = {
-        name: {"shape": list(a.shape), "dtype": str(a.dtype), "checksum": sample_checksum(a)}
-        for name, a in arrays.items()
-    }
+def write_manifest(directory: Path, names: list[str], extra: dict) -> None:
+    """Record shape, dtype and checksum of each ``<name>.npy`` in ``directory``."""
+    entries = {}
+    for name in names:
+        a = np.load(Path(directory) / f"{name}.npy", mmap_mode="r")
+        entries[name] = {"shape": list(a.shape), "dtype": str(a.dtype), "checksum": sample_checksum(a)}
     manifest = {"arrays": entries, **extra}
     path = Path(directory) / MANIFEST
     path.write_text(json.dumps(manifest, indent=2, default=str))
@@ -103,6 +103,61 @@ def save_npy(directory: Path, name: str, array: np.ndarray) -> None:
     np.save(Path(directory) / f"{name}.npy", np.ascontiguousarray(array))
 
 
-def open_npy_for_writing(directory: Path, name: str, shape: tuple, dtype) -> np.memmap:
-    """A writable memory-mapped ``.npy`` (for streaming writes with bounded memory)."""
-    return np.lib.format.open_memmap(Path(directory) / f"{name}.npy", mode="w+", dtype=dtype, shape=shape)
+class NpyWriter:
+    """Append rows to a ``.npy`` file of known shape with plain writes (no memory map), so the
+    writer's resident memory stays one batch, whatever the file size.  ``close()`` checks that
+    every row was written."""
+
+    def __init__(self, path: Path, shape: tuple, dtype):
+        self.path, self.shape, self.dtype = Path(path), tuple(shape), np.dtype(dtype)
+        self.rows = 0
+        self._file = open(self.path, "wb")
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": self.shape}
+        np.lib.format.write_array_header_2_0(self._file, header)
+
+    def write(self, rows: np.ndarray) -> None:
+        rows = np.ascontiguousarray(rows, dtype=self.dtype)
+        if rows.shape[1:] != self.shape[1:] or self.rows + len(rows) > self.shape[0]:
+            raise ValueError(f"{self.path}: rows of shape {rows.shape} do not fit {self.shape} after {self.rows} rows")
+        self._file.write(rows.tobytes())
+        self.rows += len(rows)
+
+    def close(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        if self.rows != self.shape[0]:
+            raise ValueError(f"{self.path}: {self.rows} rows written of {self.shape[0]}")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is None:
+            self.close()
+        else:
+            self._file.close()
+
+
+def _read_header(f) -> tuple[tuple, np.dtype]:
+    version = np.lib.format.read_magic(f)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(f)
+    return shape, dtype
+
+
+def read_rows(path: Path, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of a ``.npy`` file with a plain read (no memory map: streaming passes
+    over large files keep a bounded resident size)."""
+    with open(path, "rb") as f:
+        shape, dtype = _read_header(f)
+        row = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+        stop = min(stop, shape[0])
+        f.seek(f.tell() + start * row)
+        buf = f.read(max(0, stop - start) * row)
+    return np.frombuffer(buf, dtype=dtype).reshape(-1, *shape[1:])
+
+
+def npy_rows(path: Path) -> int:
+    with open(path, "rb") as f:
+        return _read_header(f)[0][0]

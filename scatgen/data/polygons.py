@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+from tqdm.auto import tqdm
 
-from scatgen.data.arrays import save_npy, write_manifest
+from scatgen.data.arrays import NpyWriter, save_npy, write_manifest
 from scatgen.data.source import ImageSource
 
 PALETTE = np.array(
@@ -76,12 +77,20 @@ class Polygons(ImageSource):
         return {"image_size": self.image_size, "n_train": self.n_train, "n_test": self.n_test,
                 "seed": self.seed, "supersample": self.supersample, "format": 1}
 
-    def _build(self, directory: Path) -> None:
-        arrays = {}
+    def _build(self, directory: Path, chunk: int = 1024) -> None:
+        """Render in chunks straight to disk: memory stays one chunk, whatever ``n_train``."""
+        names = []
         for split_id, (split, n) in enumerate((("train", self.n_train), ("test", self.n_test))):
             rng = np.random.default_rng([self.seed, split_id])
-            images, labels, geometry = render_polygons(n, self.image_size, rng, self.supersample)
-            arrays.update({f"{split}_images": images, f"{split}_labels": labels, f"{split}_geometry": geometry})
-        for name, a in arrays.items():
-            save_npy(directory, name, a)
-        write_manifest(directory, arrays, {"key": self.key, "source": self.name, "config": self.config()})
+            labels, geometry = [], []
+            s = self.image_size
+            with NpyWriter(directory / f"{split}_images.npy", (n, s, s, 3), np.uint8) as writer:
+                for start in tqdm(range(0, n, chunk), desc=f"render {split} polygons", unit="chunk", leave=False):
+                    images, lab, geo = render_polygons(min(chunk, n - start), s, rng, self.supersample)
+                    writer.write(images)
+                    labels.append(lab)
+                    geometry.append(geo)
+            save_npy(directory, f"{split}_labels", np.concatenate(labels))
+            save_npy(directory, f"{split}_geometry", np.concatenate(geometry))
+            names += [f"{split}_images", f"{split}_labels", f"{split}_geometry"]
+        write_manifest(directory, names, {"key": self.key, "source": self.name, "config": self.config()})

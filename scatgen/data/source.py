@@ -66,5 +66,10 @@ class ImageSource:
         labels = self._arrays.get(f"{split}_labels")
         return images, labels
 
+    def image_file(self, split: str) -> Path:
+        """The ``.npy`` of a split's images (for streaming reads, see ``arrays.read_rows``)."""
+        self.split(split)
+        return self.directory / f"{split}_images.npy"
+
     def __len__(self) -> int:
         return len(self.split("train")[0])

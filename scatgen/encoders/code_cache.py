@@ -21,8 +21,8 @@ from filelock import FileLock
 from tqdm.auto import tqdm
 
 import scatgen
-from scatgen.data.arrays import (CorruptArrays, atomic_write_dir, config_hash, open_npy_for_writing, read_verified,
-                                 write_manifest)
+from scatgen.data.arrays import (CorruptArrays, NpyWriter, atomic_write_dir, config_hash, npy_rows, read_rows,
+                                 read_verified, write_manifest)
 from scatgen.data.datasets import images_to_tensor
 from scatgen.data.source import ImageSource
 from scatgen.encoders.scattering import Scattering
@@ -89,52 +89,51 @@ class CodeCache:
         return {"train": arrays["z_train"], "test": arrays["z_test"]}
 
     @torch.no_grad()
-    def _encode(self, images: np.ndarray, desc: str):
-        """Yield scattering codes of ``images`` batch by batch, with a progress bar."""
+    def _encode(self, split: str):
+        """Yield scattering codes of a split's images batch by batch, with a progress bar; the
+        images are read with plain file reads, so memory stays bounded."""
+        path = self.source.image_file(split)
+        n = npy_rows(path)
         encoder = self.encoder.to(self.device)
-        bar = tqdm(total=len(images), desc=desc, unit="img", disable=not self.progress, dynamic_ncols=True)
-        for start in range(0, len(images), self.batch_size):
-            x = images_to_tensor(images[start:start + self.batch_size]).to(self.device)
-            yield start, encoder(x)
+        bar = tqdm(total=n, desc=f"encode {split}", unit="img", disable=not self.progress, dynamic_ncols=True)
+        for start in range(0, n, self.batch_size):
+            x = images_to_tensor(read_rows(path, start, start + self.batch_size)).to(self.device)
+            yield encoder(x)
             bar.update(len(x))
         bar.close()
 
-    def _raw_batches(self, raw: np.ndarray):
+    @staticmethod
+    def _stream(path: Path, batch: int = 512):
+        """A re-iterable stream of a ``.npy`` in batches of tensors (one pass per call)."""
         def batches():
-            for start in range(0, len(raw), 1024):
-                yield torch.from_numpy(np.asarray(raw[start:start + 1024]))
+            n = npy_rows(path)
+            for start in range(0, n, batch):
+                yield torch.from_numpy(read_rows(path, start, start + batch).copy())
         return batches
 
     @torch.no_grad()
     def _build(self, tmp: Path) -> None:
-        train, _ = self.source.split("train")
-        test, _ = self.source.split("test")
-        code_shape = self.encoder.code_shape
-        raw = open_npy_for_writing(tmp, "raw_train", (len(train), *code_shape), np.float32)
-        for start, s in self._encode(train, "encode train"):
-            raw[start:start + len(s)] = s.cpu().numpy()
-        raw.flush()
+        n_train = npy_rows(self.source.image_file("train"))
+        n_test = npy_rows(self.source.image_file("test"))
+        raw_path, z_dim, dtype = tmp / "raw_train.npy", self.whitening.z_dim, DTYPES[self.dtype]
+        with NpyWriter(raw_path, (n_train, *self.encoder.code_shape), np.float32) as raw:
+            for s in self._encode("train"):
+                raw.write(s.cpu().numpy())
         print(f"[scatgen] fitting {self.whitening.mode} PCA ({self.whitening.solver}, {n_passes(self.whitening)} pass(es)) "
-              f"on {len(train)} codes of {np.prod(code_shape)} numbers")
+              f"on {n_train} codes of {int(np.prod(self.encoder.code_shape))} numbers")
         t = time.perf_counter()
-        self.whitening.cpu().fit(self._raw_batches(raw))
+        self.whitening.cpu().fit(self._stream(raw_path))
         print(f"[scatgen] PCA fitted in {time.perf_counter() - t:.1f} s")
-        out = {}
-        z_train = open_npy_for_writing(tmp, "z_train", (len(train), self.whitening.z_dim), DTYPES[self.dtype])
-        for start in range(0, len(raw), 1024):
-            z_train[start:start + 1024] = self.whitening(torch.from_numpy(np.asarray(raw[start:start + 1024]))).numpy()
-        z_train.flush()
-        out["z_train"] = z_train
-        del raw
-        (tmp / "raw_train.npy").unlink()
+        with NpyWriter(tmp / "z_train.npy", (n_train, z_dim), dtype) as z_train:
+            for s in self._stream(raw_path)():
+                z_train.write(self.whitening(s).numpy())
+        raw_path.unlink()
         whitening = self.whitening.to(self.device)
-        z_test = open_npy_for_writing(tmp, "z_test", (len(test), self.whitening.z_dim), DTYPES[self.dtype])
-        for start, s in self._encode(test, "encode test"):
-            z_test[start:start + len(s)] = whitening(s).cpu().numpy()
-        z_test.flush()
-        out["z_test"] = z_test
+        with NpyWriter(tmp / "z_test.npy", (n_test, z_dim), dtype) as z_test:
+            for s in self._encode("test"):
+                z_test.write(whitening(s).cpu().numpy())
         self.whitening.cpu()
         torch.save(self.whitening.state_dict(), tmp / "whitening.pt")
-        write_manifest(tmp, out, {"key": self.key, "whitening_digest": _file_digest(tmp / "whitening.pt"),
-                                  "encoder": self.encoder.config(), "whitening": self.whitening.config(),
-                                  "data": self.source.config(), "version": scatgen.__version__})
+        write_manifest(tmp, ["z_train", "z_test"], {
+            "key": self.key, "whitening_digest": _file_digest(tmp / "whitening.pt"), "encoder": self.encoder.config(),
+            "whitening": self.whitening.config(), "data": self.source.config(), "version": scatgen.__version__})
