@@ -73,7 +73,8 @@ def train(cfg: DictConfig) -> float | None:
         extra = {"time/prepare_s": prep_s, "time/fit_s": fit_s, "epochs": trainer.current_epoch,
                  "steps": trainer.global_step, "model": cfg.model._target_.rsplit(".", 1)[-1]}
         extra.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")})
-        metrics = evaluate_run(model, datamodule, out_dir, eval_limit=cfg.get("eval_limit"), seed=cfg.get("seed") or 0,
+        eval_limit = cfg.get("eval_limit") or getattr(model, "default_eval_limit", None)
+        metrics = evaluate_run(model, datamodule, out_dir, eval_limit=eval_limit, seed=cfg.get("seed") or 0,
                                extra=extra, precision=trainer.precision_plugin.forward_context)
         metrics["time/total_s"] = time.perf_counter() - start
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))

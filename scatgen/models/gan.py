@@ -1,0 +1,75 @@
+"""DCGAN baseline (Radford et al. 2016) whose generator is the shared ``G``.
+
+Manual optimisation (Lightning 2): per batch one discriminator step on real ``x`` and fake
+``G(z)``, then one generator step.  Losses: ``non_saturating`` (D: softplus(-D(x)) +
+softplus(D(G(z))); G: softplus(-D(G(z)))) or ``hinge`` (D: relu(1 - D(x)) + relu(1 + D(G(z)));
+G: -D(G(z))).  Without an encoder, reconstructions come from latent inversion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from scatgen.models.base import GenerativeModel
+from scatgen.models.conv_encoder import ConvEncoder
+from scatgen.models.generator import Generator
+from scatgen.models.inversion import invert_latents
+
+ADVERSARIAL = ("non_saturating", "hinge")
+
+
+class GAN(GenerativeModel):
+    uses_codes = False
+    default_eval_limit = 256  # latent inversion is costly: evaluate this many images per split
+
+    def __init__(self, generator: Callable[..., Generator], discriminator: Callable[..., ConvEncoder], latent_dim: int,
+                 optimizer_g: Callable, optimizer_d: Callable, loss: str = "non_saturating",
+                 inversion: dict | None = None, val_inversion_images: int = 64):
+        super().__init__()
+        if loss not in ADVERSARIAL:
+            raise ValueError(f"model.loss={loss!r} is unknown; use one of {', '.join(ADVERSARIAL)}")
+        self.save_hyperparameters(ignore=["generator", "discriminator", "optimizer_g", "optimizer_d"])
+        self.automatic_optimization = False
+        self.generator = generator(z_dim=latent_dim)
+        self.discriminator = discriminator(out_dim=1)
+        self.optimizer_g, self.optimizer_d = optimizer_g, optimizer_d
+        self.loss, self.inversion = loss, dict(inversion or {})
+        self.val_inversion_images = val_inversion_images
+
+    def configure_optimizers(self):
+        return [self.optimizer_d(self.discriminator.parameters()), self.optimizer_g(self.generator.parameters())]
+
+    def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        if self.loss == "hinge":
+            return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+        return F.softplus(-real).mean() + F.softplus(fake).mean()
+
+    def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
+        return -fake.mean() if self.loss == "hinge" else F.softplus(-fake).mean()
+
+    def training_step(self, batch, batch_idx):
+        opt_d, opt_g = self.optimizers()
+        x = self.images_of(batch)
+        z = torch.randn(x.shape[0], self.latent_dim, device=x.device)
+        fake = self.generator(z)
+        loss_d = self.d_loss(self.discriminator(x).float(), self.discriminator(fake.detach()).float())
+        opt_d.zero_grad(set_to_none=True)
+        self.manual_backward(loss_d)
+        opt_d.step()
+        loss_g = self.g_loss(self.discriminator(fake).float())
+        opt_g.zero_grad(set_to_none=True)
+        self.manual_backward(loss_g)
+        opt_g.step()
+        self.log_dict({"train/loss_d": loss_d, "train/loss_g": loss_g}, on_step=True, on_epoch=True, prog_bar=True)
+
+    def latents(self, batch) -> torch.Tensor:
+        """Latent inversion (runs under the caller's autocast, if any)."""
+        return invert_latents(self.generator, self.images_of(batch), **self.inversion)
+
+    def validation_step(self, batch, batch_idx):
+        # inversion is costly: PSNR/SSIM on the first val_inversion_images of the first batch only
+        if batch_idx == 0:
+            super().validation_step([t[: self.val_inversion_images] for t in batch], batch_idx)

@@ -1,0 +1,80 @@
+import json
+
+import pytest
+import torch
+
+from conftest import compose_cfg
+from scatgen.models.generator import Generator
+from scatgen.models.inversion import invert_latents
+from scatgen.pipeline import build, train
+from scatgen.studies.reconstruction import reconstruction_scores
+
+FAST_GAN = ["model.inversion.steps=5", "model.inversion.restarts=1", "model.val_inversion_images=8"]
+
+
+def _built(tmp_path, model, extra=()):
+    cfg = compose_cfg(tmp_path, [f"model={model}", *extra])
+    _, _, dm, m = build(cfg)
+    dm.prepare_data()
+    dm.setup()
+    return cfg, dm, m
+
+
+def test_the_generator_is_one_class_in_all_three_models(tmp_path):
+    generators = [_built(tmp_path, m)[2].generator for m in ("inverse_scattering", "vae", "gan")]
+    assert all(type(g) is Generator for g in generators)
+    assert len({g.z_dim for g in generators}) == 1  # latent size = whitened code size by default
+
+
+def test_vae_learns(tmp_path):
+    cfg, dm, model = _built(tmp_path, "vae", ["trainer.max_epochs=6", "data.batch_size=16"])
+    before = reconstruction_scores(model, dm.split_loader("test"))["psnr"].mean().item()
+    train(cfg)
+    metrics = json.loads((tmp_path / "run/metrics.json").read_text())
+    assert metrics["test/psnr"] > before + 2.0, (before, metrics["test/psnr"])
+    assert all(torch.isfinite(torch.tensor(metrics[k])) for k in ("val/loss", "val/kl", "val/rec"))
+    assert (tmp_path / "run/samples.png").exists() and (tmp_path / "run/interpolations.png").exists()
+
+
+def test_one_gan_step_changes_both_networks(tmp_path):
+    cfg, dm, model = _built(tmp_path, "gan", FAST_GAN)
+    g0 = [p.detach().clone() for p in model.generator.parameters()]
+    d0 = [p.detach().clone() for p in model.discriminator.parameters()]
+    import lightning as L
+
+    trainer = L.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        limit_val_batches=0, enable_model_summary=False)
+    trainer.fit(model, datamodule=dm)  # max_steps counts both optimisers: one D and one G step
+    assert any(not torch.equal(a, b) for a, b in zip(g0, model.generator.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(d0, model.discriminator.parameters()))
+    logged = trainer.callback_metrics
+    assert torch.isfinite(logged["train/loss_d_step"]) and torch.isfinite(logged["train/loss_g_step"])
+
+
+def test_gan_run_writes_the_same_outputs(tmp_path):
+    train(compose_cfg(tmp_path, ["model=gan", "trainer.max_epochs=1", "eval_limit=16", *FAST_GAN]))
+    metrics = json.loads((tmp_path / "run/metrics.json").read_text())
+    assert {"train/psnr", "test/psnr", "train/ssim", "test/ssim"} <= set(metrics)
+    assert metrics["n_eval/train"] == 16
+    for name in ("samples.png", "interpolations.png", "checkpoints/last.ckpt"):
+        assert (tmp_path / "run" / name).exists()
+
+
+def test_latent_inversion_recovers_a_representable_target():
+    torch.manual_seed(0)
+    g = Generator(16, image_size=16, width=8).eval()
+    z_star = torch.randn(8, 16)
+    with torch.no_grad():
+        target = g(z_star)
+        start = (g(torch.randn(8, 16)) - target).pow(2).mean().item()
+    z = invert_latents(g, target, steps=200, restarts=2, lr=0.05)
+    with torch.no_grad():
+        end = (g(z) - target).pow(2).mean().item()
+    assert end < 0.05 * start, (start, end)
+    assert all(not p.requires_grad or p.grad is None for p in g.parameters())
+
+
+@pytest.mark.parametrize("model,bad", [("vae", "model.loss=huber"), ("gan", "model.loss=wasserstein")])
+def test_unknown_losses_are_refused(tmp_path, model, bad):
+    with pytest.raises(Exception, match="unknown"):
+        _built(tmp_path, model, [bad])
