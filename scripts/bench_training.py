@@ -44,7 +44,7 @@ def epoch(loader, generator, optimizer, get_z, autocast: bool) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-train", type=int, default=2048)
-    parser.add_argument("--width", type=int, default=16)
+    parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--root", default=None, help="data/cache root (default: a temporary directory)")
     args = parser.parse_args()

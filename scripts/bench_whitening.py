@@ -3,7 +3,7 @@
 
     python scripts/bench_whitening.py [--n 65536] [--dim 20016] [--components 512]
 
-The codes are synthetic (a decaying spectrum of 2,000 directions plus noise) because the cost of
+The codes are synthetic (a decaying spectrum of 1,024 directions plus noise) because the cost of
 a fit does not depend on the values; encoding 65,536 real images first would take minutes and
 measure the encoder, not the fit.  Each fit runs in a fresh process to read its own peak RSS.
 The exact solver (D x D float64 covariance + eigh) is timed on a smaller D and its cost is
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 
-def write_codes(path: Path, n: int, dim: int, rank: int = 2000, seed: int = 0) -> None:
+def write_codes(path: Path, n: int, dim: int, rank: int = 1024, seed: int = 0) -> None:
     from scatgen.data.arrays import NpyWriter
 
     rng = np.random.default_rng(seed)

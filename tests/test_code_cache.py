@@ -77,3 +77,30 @@ def test_interrupted_build_leaves_nothing_that_looks_complete(tmp_path, monkeypa
         pass
     assert not cache.directory.exists()
     assert not list((tmp_path / "cache").glob("*.tmp-*"))
+
+
+def _build_in_child(root, queue):
+    import io
+    import contextlib
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        codes = _cache(root).load_or_build()
+    queue.put((float(np.asarray(codes["train"]).sum()), "fitting" in out.getvalue()))
+
+
+def test_concurrent_runs_share_one_build(tmp_path):
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_build_in_child, args=(tmp_path, queue)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert results[0][0] == results[1][0]
+    assert sum(built for _, built in results) == 1  # the second waited on the lock and loaded
+    assert len(list((tmp_path / "cache").glob("codes-*[!k]"))) == 1

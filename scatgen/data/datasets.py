@@ -9,7 +9,7 @@ from torch.utils.data import Dataset
 
 def images_to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 ``(B, H, W, C)`` -> float ``(B, C, H, W)`` in ``[-1, 1]``."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
+    x = torch.from_numpy(np.array(images, dtype=np.uint8, copy=True)).permute(0, 3, 1, 2).float()
     return x.div_(127.5).sub_(1.0)
 
 
