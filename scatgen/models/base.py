@@ -54,8 +54,9 @@ class GenerativeModel(L.LightningModule):
         x_hat = self.reconstruct(batch)
         for name, value in self.validation_loss(batch, x_hat).items():
             self.log(f"val/{name}", value, on_epoch=True, sync_dist=True)
-        self.val_psnr(to_unit(x_hat), to_unit(x))
-        self.val_ssim(to_unit(x_hat), to_unit(x))
+        with torch.autocast(self.device.type, enabled=False):  # metrics in float32, not bf16
+            self.val_psnr(to_unit(x_hat.float()), to_unit(x.float()))
+            self.val_ssim(to_unit(x_hat.float()), to_unit(x.float()))
         self.log("val/psnr", self.val_psnr, on_epoch=True, prog_bar=True)
         self.log("val/ssim", self.val_ssim, on_epoch=True)
 
