@@ -46,7 +46,7 @@ def check_group_choices(overrides: list[str], conf_dir: Path = CONF_DIR) -> None
 
 def validate(cfg: DictConfig) -> None:
     """Check the combinations that would otherwise fail minutes into a run."""
-    data = cfg.data.source
+    data = cfg.data
     size = data.image_size
     try:
         from scatgen.pipeline import model_uses_codes
@@ -54,7 +54,7 @@ def validate(cfg: DictConfig) -> None:
         if cfg.get("encoder") and model_uses_codes(cfg):
             check_scattering_config(cfg.encoder.J, size)
             k, h, w = scattering_out_shape(cfg.encoder.J, (size, size), cfg.encoder.L, cfg.encoder.max_order)
-            check_whitening_config(cfg.whitening.n_components, cfg.whitening.mode, (data.get("channels", 3) * k, h, w),
+            check_whitening_config(cfg.whitening.n_components, cfg.whitening.mode, (cfg.encoder.channels * k, h, w),
                                    data.n_train)
     except ValueError as err:
         raise ConfigError(str(err)) from None

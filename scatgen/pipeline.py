@@ -3,6 +3,7 @@ evaluate the final model and write the run directory."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from pathlib import Path
@@ -26,6 +27,15 @@ def print_config(cfg: DictConfig, out_dir: Path) -> None:
     (out_dir / "config_tree.yaml").write_text(text)
 
 
+def settings_for_target(node: DictConfig) -> DictConfig:
+    """Resolve ``node`` and drop the keys its ``_target_`` does not take: data-level settings such as
+    ``data.root`` or ``data.image_size`` exist for interpolation into ``data.source`` (and the encoder
+    and generator), so that users type ``data.image_size=128``."""
+    params = inspect.signature(get_class(node._target_)).parameters
+    resolved = OmegaConf.to_container(node, resolve=True)
+    return OmegaConf.create({k: v for k, v in resolved.items() if k.startswith("_") or k in params})
+
+
 def model_uses_codes(cfg: DictConfig) -> bool:
     """Whether the model trains on cached scattering codes (its class says so)."""
     return bool(getattr(get_class(cfg.model._target_), "uses_codes", False))
@@ -38,7 +48,7 @@ def build(cfg: DictConfig):
     if uses_codes:
         encoder = instantiate(cfg.encoder)
         whitening = instantiate(cfg.whitening, code_shape=encoder.code_shape)
-    datamodule = instantiate(cfg.data, encoder=encoder, whitening=whitening, with_codes=uses_codes)
+    datamodule = instantiate(settings_for_target(cfg.data), encoder=encoder, whitening=whitening, with_codes=uses_codes)
     model_kwargs = {"encoder": encoder, "whitening": whitening} if uses_codes else {}
     model = instantiate(cfg.model, **model_kwargs)
     return encoder, whitening, datamodule, model
