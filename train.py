@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 
 os.environ.setdefault("SCATGEN_ROOT", str(Path(__file__).resolve().parent))
 
-from scatgen.config import ConfigError, check_group_choices  # noqa: E402
+from scatgen.config import UserError, check_group_choices  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
@@ -18,7 +18,7 @@ def main(cfg: DictConfig) -> float | None:
 
     try:
         return train(cfg)
-    except ConfigError as err:
+    except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
 
@@ -26,7 +26,7 @@ def main(cfg: DictConfig) -> float | None:
 if __name__ == "__main__":
     try:
         check_group_choices(sys.argv[1:])
-    except ConfigError as err:
+    except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     main()

@@ -8,6 +8,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from scatgen.encoders.scattering import check_scattering_config
+from scatgen.errors import ConfigError, UserError  # noqa: F401  (re-exported for the entry points)
 from scatgen.encoders.whitening import check_whitening_config
 from scatgen.encoders.fast_scattering import scattering_out_shape
 
@@ -25,10 +26,6 @@ def cpu_precision() -> str:
 
 
 OmegaConf.register_new_resolver("cpu_precision", cpu_precision, replace=True)
-
-
-class ConfigError(ValueError):
-    """A config that cannot run; the message names the value and the fix."""
 
 
 def check_group_choices(overrides: list[str], conf_dir: Path = CONF_DIR) -> None:

@@ -39,12 +39,26 @@ def sample_checksum(array: np.ndarray) -> str:
     return h.hexdigest()[:16]
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def atomic_write_dir(dest: Path, write) -> Path:
     """Run ``write(tmp_dir)`` and rename ``tmp_dir`` to ``dest`` when it returns.
 
     An interrupted write leaves only ``<dest>.tmp-<pid>``, which never looks complete."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    for stale in dest.parent.glob(f"{dest.name}.tmp-*"):  # left by a killed process
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
     tmp = dest.with_name(f"{dest.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
@@ -104,16 +118,29 @@ def save_npy(directory: Path, name: str, array: np.ndarray) -> None:
 
 
 class NpyWriter:
-    """Append rows to a ``.npy`` file of known shape with plain writes (no memory map), so the
-    writer's resident memory stays one batch, whatever the file size.  ``close()`` checks that
-    every row was written."""
+    """Append rows to a ``.npy`` file with plain writes (no memory map), so the writer's resident
+    memory stays one batch, whatever the file size.
 
-    def __init__(self, path: Path, shape: tuple, dtype):
-        self.path, self.shape, self.dtype = Path(path), tuple(shape), np.dtype(dtype)
+    ``shape[0]`` is the number of rows expected; with ``allow_fewer`` (images that fail to decode
+    are skipped) ``close()`` rewrites the header with the rows actually written (the header keeps
+    its length, so no data moves); otherwise it checks that every row was written."""
+
+    _HEADER_BYTES = 256  # magic + length + padded dict: room for any shape
+
+    def __init__(self, path: Path, shape: tuple, dtype, allow_fewer: bool = False):
+        self.path, self.shape, self.dtype, self.allow_fewer = Path(path), tuple(shape), np.dtype(dtype), allow_fewer
         self.rows = 0
         self._file = open(self.path, "wb")
-        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": self.shape}
-        np.lib.format.write_array_header_2_0(self._file, header)
+        self._file.write(self._header(self.shape[0]))
+
+    def _header(self, rows: int) -> bytes:
+        fields = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+                  "shape": (rows, *self.shape[1:])}
+        body = repr(fields).encode("latin1")
+        pad = self._HEADER_BYTES - 12 - len(body) - 1  # version 2.0: 8 magic + 4 length bytes
+        if pad < 0:
+            raise ValueError(f"shape {self.shape} is too long for a .npy header")
+        return np.lib.format.magic(2, 0) + (self._HEADER_BYTES - 12).to_bytes(4, "little") + body + b" " * pad + b"\n"
 
     def write(self, rows: np.ndarray) -> None:
         rows = np.ascontiguousarray(rows, dtype=self.dtype)
@@ -123,11 +150,15 @@ class NpyWriter:
         self.rows += len(rows)
 
     def close(self) -> None:
+        if self.rows != self.shape[0]:
+            if not self.allow_fewer:
+                self._file.close()
+                raise ValueError(f"{self.path}: {self.rows} rows written of {self.shape[0]}")
+            self._file.seek(0)
+            self._file.write(self._header(self.rows))
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
-        if self.rows != self.shape[0]:
-            raise ValueError(f"{self.path}: {self.rows} rows written of {self.shape[0]}")
 
     def __enter__(self):
         return self

@@ -26,7 +26,8 @@ from scatgen.data.arrays import (CorruptArrays, NpyWriter, atomic_write_dir, con
 from scatgen.data.datasets import images_to_tensor
 from scatgen.data.source import ImageSource
 from scatgen.encoders.scattering import Scattering
-from scatgen.encoders.whitening import PCAWhitening, n_passes
+from scatgen.encoders.whitening import PCAWhitening, check_whitening_config, n_passes
+from scatgen.errors import ConfigError
 
 DTYPES = {"float32": np.float32, "float16": np.float16}
 
@@ -116,6 +117,10 @@ class CodeCache:
         n_train = npy_rows(self.source.image_file("train"))
         n_test = npy_rows(self.source.image_file("test"))
         raw_path, z_dim, dtype = tmp / "raw_train.npy", self.whitening.z_dim, DTYPES[self.dtype]
+        try:  # the number of training images is known for sure only now (real data sets skip files)
+            check_whitening_config(self.whitening.n_components, self.whitening.mode, self.encoder.code_shape, n_train)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
         with NpyWriter(raw_path, (n_train, *self.encoder.code_shape), np.float32) as raw:
             for s in self._encode("train"):
                 raw.write(s.cpu().numpy())

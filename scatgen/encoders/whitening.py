@@ -27,13 +27,13 @@ MODES = ("full", "channel")
 SOLVERS = ("auto", "exact", "randomized")
 
 
-def check_whitening_config(n_components: int, mode: str, code_shape: tuple[int, int, int], n_train: int) -> None:
-    """Fail early, in one line, on a PCA that cannot be fitted."""
+def check_whitening_config(n_components: int, mode: str, code_shape: tuple[int, int, int], n_train: int | None) -> None:
+    """Fail early, in one line, on a PCA that cannot be fitted (``n_train=None``: not known yet)."""
     if mode not in MODES:
         raise ValueError(f"whitening.mode={mode!r} is unknown; use one of {', '.join(MODES)}")
     c, h, w = code_shape
     dims = c * h * w if mode == "full" else c
-    samples = n_train if mode == "full" else n_train * h * w
+    samples = (n_train if mode == "full" else n_train * h * w) if n_train is not None else None
     if n_components < 1:
         raise ValueError(f"whitening.n_components={n_components} must be >= 1")
     if n_components > dims:
@@ -41,7 +41,7 @@ def check_whitening_config(n_components: int, mode: str, code_shape: tuple[int, 
             f"whitening.n_components={n_components} exceeds the {dims} code dimensions "
             f"({mode} mode on codes of shape {c}x{h}x{w}); use whitening.n_components<={dims}"
         )
-    if n_components > samples - 1:
+    if n_train is not None and n_components > samples - 1:
         raise ValueError(
             f"whitening.n_components={n_components} exceeds what {samples} training samples can estimate "
             f"(data.n_train={n_train}); use whitening.n_components<={samples - 1} or raise data.n_train"

@@ -30,6 +30,8 @@ def evaluate_run(model, datamodule, out_dir: str | Path, n_samples: int = 64, n_
 
     save_png(model.sample(n_samples, seed=seed), out_dir / "samples.png", nrow=8)
     batch = [t.to(model.device) for t in datamodule.fixed_batch("test", 2 * n_pairs)]
+    n_pairs = len(batch[0]) // 2
+    batch = [t[: 2 * n_pairs] for t in batch]
     z = model.latents(batch)
     x = model.images_of(batch)
     strips = interpolate(model.generator, z[0::2], z[1::2], steps).view(n_pairs, steps, *x.shape[1:])

@@ -1,0 +1,87 @@
+"""Decode image files (or encoded bytes) into uint8 arrays at the target size, in parallel, skipping
+the unreadable ones: the preparation step shared by CelebA, LSUN and image folders.
+
+Each image is centre-cropped to a square (of side ``crop``, or the short side when ``crop`` is
+None), resized with a Lanczos filter (anti-aliased) to ``size x size`` and converted to RGB.
+A file that cannot be decoded (truncated JPEG, zero bytes, not an image) is skipped and
+recorded, never silently replaced.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from tqdm.auto import tqdm
+
+from scatgen.data.arrays import NpyWriter
+
+DECODE_ERRORS = (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+
+def crop_resize(img: Image.Image, size: int, crop: int | None = None) -> np.ndarray:
+    """Centre square crop (side ``crop`` or the short side), Lanczos resize, RGB uint8 ``(S, S, 3)``."""
+    w, h = img.size
+    side = min(w, h) if crop is None else min(crop, w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    img = img.convert("RGB").crop((left, top, left + side, top + side))
+    if side != size:
+        img = img.resize((size, size), Image.LANCZOS)
+    return np.asarray(img, dtype=np.uint8)
+
+
+def open_image(source: str | Path | bytes) -> Image.Image:
+    img = Image.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source)
+    img.load()  # decode now: truncation and corruption surface here
+    return img
+
+
+class DecodeDataset(torch.utils.data.Dataset):
+    """``items[i]`` -> ``(i, image or None, error or None)``; ``read(item)`` returns a path or bytes.
+    ``read`` must be picklable (e.g. ``LMDBReader`` opens its environment lazily per worker)."""
+
+    def __init__(self, items: Sequence, size: int, crop: int | None = None, read: Callable | None = None):
+        self.items, self.size, self.crop, self.read = items, size, crop, read
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int):
+        item = self.items[i]
+        try:
+            data = self.read(item) if self.read is not None else item
+            if data is None:
+                raise OSError("missing entry")
+            return i, crop_resize(open_image(data), self.size, self.crop), None
+        except DECODE_ERRORS as err:
+            return i, None, f"{item}: {err}"
+
+
+def _as_list(batch):
+    return batch
+
+
+def decode_to_npy(path: Path, dataset: DecodeDataset, num_workers: int = 0, desc: str = "decode") -> tuple[int, list[str]]:
+    """Decode every item of ``dataset`` in order into ``path`` (uint8 ``(N, S, S, 3)``), skipping and
+    returning the failures. Workers decode in parallel; writes stay sequential."""
+    s = dataset.size
+    loader = torch.utils.data.DataLoader(dataset, batch_size=32, num_workers=num_workers, collate_fn=_as_list)
+    skipped: list[str] = []
+    with NpyWriter(path, (len(dataset), s, s, 3), np.uint8, allow_fewer=True) as writer:
+        for batch in tqdm(loader, desc=desc, unit="batch", leave=False):
+            good = [img for _, img, _ in batch if img is not None]
+            skipped += [err for _, img, err in batch if img is None]
+            if good:
+                writer.write(np.stack(good))
+        rows = writer.rows
+    return rows, skipped
+
+
+def report_skipped(skipped: list[str], total: int, what: str) -> None:
+    if skipped:
+        first = "; ".join(skipped[:3])
+        print(f"[scatgen] skipped {len(skipped)} unreadable image(s) of {total} in {what} (first: {first})")
