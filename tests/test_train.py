@@ -94,3 +94,12 @@ def test_impossible_config_from_the_command_line_is_one_line(tmp_path):
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert proc.stderr.strip().splitlines()[-1].startswith("error: encoder.J=7 is too large")
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("experiment", sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml")))
+def test_every_experiment_composes(tmp_path, experiment):
+    cfg = compose_cfg(tmp_path, [f"experiment={experiment}"], tiny=False)
+    assert cfg.model.generator.width == 32 and cfg.seed == 0
+    if experiment.startswith("polygons"):
+        validate(cfg)
+        assert cfg.trainer.max_epochs == 12
