@@ -8,7 +8,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from scatgen.encoders.scattering import check_scattering_config
-from scatgen.errors import ConfigError, UserError  # noqa: F401  (re-exported for the entry points)
+from scatgen.errors import ConfigError
 from scatgen.encoders.whitening import check_whitening_config
 from scatgen.encoders.fast_scattering import scattering_out_shape
 

@@ -21,17 +21,14 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("SCATGEN_ROOT", str(ROOT))
 sys.path.insert(0, str(ROOT))
 
-from scatgen.config import UserError, check_group_choices  # noqa: E402
+from scatgen.cli import check_command_line, exit_on_user_error  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@exit_on_user_error
 def main(cfg: DictConfig) -> None:
-    try:
-        source = instantiate(cfg.data.source)
-        directory = source.prepare()
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    source = instantiate(cfg.data.source)
+    directory = source.prepare()
     counts = {split: len(source.split(split)[0]) for split in ("train", "test")}
     skipped = {k: len(v) for k, v in source.manifest.get("skipped", {}).items()}
     print(f"[scatgen] {source.name}: {counts['train']} train and {counts['test']} test images at "
@@ -39,10 +36,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        check_group_choices(sys.argv[1:])
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    check_command_line()
     sys.argv.append("hydra.run.dir=${paths.log_dir}/prepare/${now:%Y-%m-%d_%H-%M-%S}")
     main()
