@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install train test test-all bench clean
+.PHONY: install train test test-slow test-all bench clean
 
 install: $(VENV)/.installed
 
@@ -18,6 +18,9 @@ train: install
 
 test: install
 	$(PY) -m pytest -q
+
+test-slow: install
+	$(PY) -m pytest -q -m slow
 
 test-all: install
 	$(PY) -m pytest -q -m ""

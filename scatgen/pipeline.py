@@ -68,7 +68,10 @@ def train(cfg: DictConfig) -> float | None:
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers, default_root_dir=str(out_dir))
+    for logger in loggers:  # the whole resolved config, not only the model's hyper-parameters
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
+    pin_ddp_run_dir(out_dir)
     # Data and code cache first (rank 0 under DDP), so the fit timer measures training alone.
     t0 = time.perf_counter()
     if trainer.is_global_zero:
@@ -98,6 +101,19 @@ def train(cfg: DictConfig) -> float | None:
     finish_wandb(trainer)
     value = trainer.callback_metrics.get(cfg.get("optimized_metric") or "val/psnr")
     return float(value) if value is not None else None
+
+
+def pin_ddp_run_dir(out_dir: Path) -> None:
+    """Lightning's DDP launcher restarts this script for ranks > 0 with ``hydra.run.dir`` set to
+    the parent's ``run.dir``; in a multirun that is not the job's directory, so each rank would
+    make a run directory of its own. Point ``run.dir`` at this job's directory first."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict, read_write
+
+    if HydraConfig.initialized():
+        hc = HydraConfig.get()
+        with read_write(hc), open_dict(hc):
+            hc.run.dir = str(out_dir)
 
 
 def finish_wandb(trainer: L.Trainer) -> None:

@@ -1,0 +1,92 @@
+"""Hydra multirun, Optuna, submitit (local), DDP on 2 CPU processes and wandb offline, on tiny data."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+TINY_CLI = ["data.image_size=32", "data.n_train=128", "data.n_test=32", "data.batch_size=32", "data.val_size=32",
+            "encoder.J=3", "whitening.n_components=16", "model.generator.width=8", "trainer.max_epochs=1",
+            "callbacks.progress_bar.refresh_rate=0", "trainer.enable_model_summary=false"]
+
+
+def _train(tmp_path: Path, *args: str, timeout: int = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, str(ROOT / "train.py"), *args, f"paths.root_dir={tmp_path}", *TINY_CLI]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc
+
+
+def _job_dirs(tmp_path: Path) -> list[Path]:
+    sweeps = list((tmp_path / "logs" / "train" / "multiruns").glob("*"))
+    assert len(sweeps) == 1, sweeps
+    return sorted(p for p in sweeps[0].iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def test_basic_multirun_makes_one_directory_per_job(tmp_path):
+    _train(tmp_path, "-m", "model.optimizer.lr=1e-3,3e-4")
+    jobs = _job_dirs(tmp_path)
+    assert [p.name for p in jobs] == ["0", "1"]
+    lrs = set()
+    for job in jobs:
+        assert (job / "metrics.json").exists() and (job / "checkpoints" / "last.ckpt").exists()
+        lrs.add((job / ".hydra" / "overrides.yaml").read_text())
+    assert len(lrs) == 2
+    assert not (tmp_path / "logs" / "train" / "runs").exists()
+
+
+def test_wandb_offline_run_holds_metrics_and_images(tmp_path):
+    _train(tmp_path, "logger=wandb", env={"WANDB_SILENT": "true"})
+    run = next((tmp_path / "logs" / "train" / "runs").glob("*"))
+    offline = list((run / "wandb").glob("offline-run-*"))
+    assert len(offline) == 1  # one wandb run per job, finished
+    files = offline[0] / "files"
+    # offline runs keep history, summary and config as protobuf records in run-<id>.wandb
+    records = next(offline[0].glob("run-*.wandb")).read_bytes()
+    for key in (b"test/psnr", b"train/psnr", b"val/psnr", b"train/loss", b"n_components", b"whitening"):
+        assert key in records, key
+    images = list((files / "media" / "images").rglob("*.png"))
+    names = " ".join(str(p.relative_to(files)) for p in images)
+    assert "samples" in names and "interpolations" in names and "reconstructions" in names
+
+
+@pytest.mark.slow
+def test_optuna_sweep_two_trials(tmp_path):
+    proc = _train(tmp_path, "hparams_search=optuna", "hydra.sweeper.n_trials=2",
+                  "hydra.sweeper.params.whitening.n_components=choice(8,16)",
+                  "hydra.sweeper.params.model.generator.width=choice(8)")
+    jobs = _job_dirs(tmp_path)
+    assert len(jobs) == 2 and all((j / "metrics.json").exists() for j in jobs)
+    results = next((tmp_path / "logs" / "train" / "multiruns").glob("*/optimization_results.yaml")).read_text()
+    assert "best_params" in results and "best_value" in results
+    assert "optuna" in proc.stdout + proc.stderr or results
+
+
+@pytest.mark.slow
+def test_submitit_local_sweep(tmp_path):
+    _train(tmp_path, "-m", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10", "seed=0,1")
+    jobs = _job_dirs(tmp_path)
+    assert len(jobs) == 2 and all((j / "metrics.json").exists() for j in jobs)
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
+    single, ddp = tmp_path / "single", tmp_path / "ddp"
+    _train(single, "trainer.max_steps=4", "data.batch_size=32")
+    _train(ddp, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_steps=4",
+           "data.batch_size=16", "trainer.precision=32-true")
+    runs = {name: list((root / "logs" / "train" / "runs").glob("*")) for name, root in (("single", single), ("ddp", ddp))}
+    assert len(runs["ddp"]) == 1, runs["ddp"]  # the ranks share one run directory
+    files = {name: sorted(str(p.relative_to(r[0])) for p in r[0].rglob("*") if p.is_file() and ".hydra" not in str(p)
+                          and "csv" not in str(p)) for name, r in runs.items()}
+    assert files["single"] == files["ddp"]
+    metrics = {name: json.loads((r[0] / "metrics.json").read_text()) for name, r in runs.items()}
+    assert metrics["ddp"]["steps"] == metrics["single"]["steps"] == 4
+    assert abs(metrics["ddp"]["test/psnr"] - metrics["single"]["test/psnr"]) < 1.5
+    # the code cache was built once, by rank 0
+    assert len(list((ddp / "data" / "cache").glob("codes-*[!k]"))) == 1
