@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from scatgen.data.datasets import ArrayDataset, identity_collate, images_to_tensor
+from scatgen.data.datasets import ArrayDataset, identity_collate
 from scatgen.data.source import ImageSource
 from scatgen.encoders.code_cache import CodeCache
 from scatgen.encoders.scattering import Scattering
@@ -70,6 +70,3 @@ class GenerativeDataModule(L.LightningDataModule):
     def fixed_batch(self, split: str, n: int = 16) -> tuple[torch.Tensor, ...]:
         """The first ``n`` items of a split: the same images in every grid of a run."""
         return self.dataset(split, n).__getitems__(list(range(min(n, len(self.source.split(split)[0])))))
-
-    def images(self, split: str, limit: int | None = None) -> torch.Tensor:
-        return images_to_tensor(self.source.split(split)[0][:limit])

@@ -70,6 +70,3 @@ class ImageSource:
         """The ``.npy`` of a split's images (for streaming reads, see ``arrays.read_rows``)."""
         self.split(split)
         return self.directory / f"{split}_images.npy"
-
-    def __len__(self) -> int:
-        return len(self.split("train")[0])

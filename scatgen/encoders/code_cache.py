@@ -72,10 +72,6 @@ class CodeCache:
             atomic_write_dir(self.directory, self._build)
             return self._load()
 
-    def load(self) -> dict[str, np.ndarray]:
-        """Load a cache that must exist (e.g. on DDP ranks after rank 0 built it)."""
-        return self._load()
-
     # -- internals ----------------------------------------------------------------------------
     def _load(self) -> dict[str, np.ndarray]:
         manifest, arrays = read_verified(self.directory, {"key": self.key})

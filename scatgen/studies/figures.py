@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torchvision.utils import make_grid, save_image
+from torchvision.utils import save_image
 
 from scatgen.data.datasets import to_unit
 
@@ -34,6 +34,3 @@ def interpolate(generator, z1: torch.Tensor, z2: torch.Tensor, steps: int = 10) 
     z = (1 - a) * z1[:, None] + a * z2[:, None]
     return generator(z.reshape(-1, z1.shape[-1]))
 
-
-def grid_tensor(images: torch.Tensor, nrow: int = 8) -> torch.Tensor:
-    return make_grid(to_unit(images.detach().cpu().float()), nrow=nrow, padding=2, pad_value=1.0)
