@@ -15,7 +15,7 @@ CONF = ROOT / "conf"
 # Small enough to train in seconds on 2 cores, large enough to learn.
 TINY = [
     "data.image_size=32", "data.n_train=256", "data.n_test=64", "data.batch_size=32",
-    "data.val_size=64", "encoder.J=3", "whitening.n_components=48", "model.generator.width=8",
+    "data.val_size=64", "encoder.J=3", "encoder.compile=false", "whitening.n_components=48", "model.generator.width=8",
     "trainer.max_epochs=2", "trainer.log_every_n_steps=1", "trainer.enable_model_summary=false",
     "callbacks.progress_bar.refresh_rate=0",
 ]

@@ -46,6 +46,19 @@ def test_channel_count_formula(J, L, order):
     assert s.shape[1] == 3 * k and s.shape[1:] == enc.code_shape
 
 
+def test_compiled_path_matches_kymatio_and_keeps_gradients():
+    x = torch.randn(20, 3, 64, 64)  # 60 channel-images: several chunks, the last one padded
+    ref = Scattering2D(4, (64, 64))(x)
+    fast = FastScattering2D(4, (64, 64), compile=True)
+    with torch.no_grad():
+        out = fast(x)
+    assert fast._compiled is not None and fast._compiled is not fast._scatter  # it did compile here
+    assert ((out - ref).norm() / ref.norm()).item() <= 1e-5
+    xg = x[:1].clone().requires_grad_(True)  # with a gradient the eager path runs
+    fast(xg).sum().backward()
+    assert xg.grad is not None and torch.isfinite(xg.grad).all()
+
+
 def test_gradcheck_float64():
     scat = FastScattering2D(2, (8, 8), L=4).double()
     x = torch.randn(1, 8, 8, dtype=torch.float64, requires_grad=True)

@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 
 TINY_CLI = ["data.image_size=32", "data.n_train=128", "data.n_test=32", "data.batch_size=32", "data.val_size=32",
-            "encoder.J=3", "whitening.n_components=16", "model.generator.width=8", "trainer.max_epochs=1",
+            "encoder.J=3", "encoder.compile=false", "whitening.n_components=16", "model.generator.width=8", "trainer.max_epochs=1",
             "callbacks.progress_bar.refresh_rate=0", "trainer.enable_model_summary=false"]
 
 

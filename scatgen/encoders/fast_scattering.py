@@ -20,6 +20,8 @@ zeroth order first, then order 1 by (j, theta), then order 2 by (j1, theta1, j2,
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from kymatio.scattering2d.backend.torch_backend import Pad as KymatioPad
@@ -100,9 +102,14 @@ class FastScattering2D(nn.Module):
         max_order: 1 or 2.
         chunk_bytes: images (times colour channels) are processed in chunks whose largest
             intermediate stays under this size; small chunks stay in cache and avoid page faults.
+        compile: run the chunk computation through ``torch.compile`` when no gradient is needed:
+            it fuses the elementwise passes (block products, modulus), about 3x faster on CPU, for
+            a one-off compilation of ~30 s per configuration (cached on disk by PyTorch). Falls
+            back to eager execution, with a warning, where compilation is not available.
     """
 
-    def __init__(self, J: int, shape: tuple[int, int], L: int = 8, max_order: int = 2, chunk_bytes: int = 16 << 20):
+    def __init__(self, J: int, shape: tuple[int, int], L: int = 8, max_order: int = 2, chunk_bytes: int = 16 << 20,
+                 compile: bool = False):
         super().__init__()
         M, N = int(shape[0]), int(shape[1])
         if max_order not in (1, 2):
@@ -110,6 +117,7 @@ class FastScattering2D(nn.Module):
         if J < 1 or 2**J > M or 2**J > N:
             raise ValueError(f"J={J} is not valid for an input of size {M}x{N}: need 1 <= J and 2^J <= {min(M, N)}")
         self.J, self.L, self.max_order, self.shape = J, L, max_order, (M, N)
+        self.compile, self._compiled = compile, None
         Mp, Np = compute_padding(M, N, J)
         self.padded_shape = (Mp, Np)
         self.out_shape = (Mp // 2**J - 2, Np // 2**J - 2)
@@ -191,8 +199,27 @@ class FastScattering2D(nn.Module):
         flat = x.reshape(-1, *self.shape)
         if flat.shape[0] == 0:
             return flat.new_zeros(*batch, self.n_channels, *self.out_shape)
-        out = torch.cat([self._scatter(c) for c in flat.split(self.chunk_size)])
-        return out.reshape(*batch, self.n_channels, *self.out_shape)
+        scatter = self._scatter
+        if self.compile and not (torch.is_grad_enabled() and x.requires_grad):
+            scatter = self._compiled_scatter()
+        outs = []
+        for chunk in flat.split(self.chunk_size):
+            n = chunk.shape[0]
+            if scatter is not self._scatter and n < self.chunk_size:  # one shape: one compilation
+                chunk = torch.cat([chunk, chunk.new_zeros(self.chunk_size - n, *self.shape)])
+            outs.append(scatter(chunk)[:n])
+        return torch.cat(outs).reshape(*batch, self.n_channels, *self.out_shape)
+
+    def _compiled_scatter(self):
+        if self._compiled is None:
+            try:
+                compiled = torch.compile(self._scatter, dynamic=False)
+                compiled(torch.zeros(self.chunk_size, *self.shape, device=self.psi1_0.device))
+                self._compiled = compiled
+            except Exception as err:  # no compiler, unsupported platform: stay correct, just slower
+                warnings.warn(f"torch.compile of the fast scattering failed ({type(err).__name__}: {err}); running eagerly")
+                self._compiled = self._scatter
+        return self._compiled
 
 
 def scattering_out_shape(J: int, shape: tuple[int, int], L: int = 8, max_order: int = 2) -> tuple[int, int, int]:

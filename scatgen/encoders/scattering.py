@@ -34,7 +34,7 @@ class Scattering(nn.Module):
     """Frozen scattering transform of colour images (no parameters; filters are buffers)."""
 
     def __init__(self, J: int = 4, L: int = 8, max_order: int = 2, image_size: int | tuple[int, int] = 64,
-                 channels: int = 3, backend: str = "fast"):
+                 channels: int = 3, backend: str = "fast", compile: bool = False):
         super().__init__()
         if backend not in BACKENDS:
             raise ValueError(f"encoder.backend={backend!r} is unknown; use one of {', '.join(BACKENDS)}")
@@ -42,7 +42,7 @@ class Scattering(nn.Module):
         check_scattering_config(J, shape)
         self.J, self.L, self.max_order, self.shape, self.channels, self.backend = J, L, max_order, shape, channels, backend
         if backend == "fast":
-            self.transform = FastScattering2D(J, shape, L=L, max_order=max_order)
+            self.transform = FastScattering2D(J, shape, L=L, max_order=max_order, compile=compile)
         else:
             from kymatio.torch import Scattering2D
 
