@@ -71,7 +71,8 @@ def train(cfg: DictConfig) -> float | None:
     for logger in loggers:  # the whole resolved config, not only the model's hyper-parameters
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
-    pin_ddp_run_dir(out_dir)
+    if trainer.world_size > 1:
+        pin_ddp_run_dir(out_dir)
     # Data and code cache first (rank 0 under DDP), so the fit timer measures training alone.
     t0 = time.perf_counter()
     if trainer.is_global_zero:

@@ -25,10 +25,18 @@ class PreparedSource(ImageSource):
     """A source whose raw files live in ``root`` and whose prepared arrays go to ``prepared_dir``."""
 
     def __init__(self, root, image_size: int, n_train: int | None, n_test: int | None, prepared_dir=None,
-                 num_workers: int = 2):
+                 num_workers: int = 2, crop: int | None = None):
         super().__init__(Path(prepared_dir) if prepared_dir else Path(root), image_size, n_train, n_test)
         self.raw_root = Path(root).expanduser()
-        self.num_workers = num_workers
+        self.num_workers, self.crop = num_workers, crop
+
+    def config(self) -> dict:
+        """What changes the prepared arrays: the shared settings plus ``_config_extra()``."""
+        return {"root": str(self.raw_root.resolve()), "image_size": self.image_size, "crop": self.crop,
+                "n_train": self.n_train, "n_test": self.n_test, "format": 1, **self._config_extra()}
+
+    def _config_extra(self) -> dict:
+        return {}
 
     def prepare_hint(self) -> str:
         return f"python scripts/prepare_data.py data={self.name} data.root={self.raw_root}"
@@ -40,7 +48,7 @@ class PreparedSource(ImageSource):
     def _build(self, directory: Path) -> None:
         names, skipped_all, counts = [], {}, {}
         for split, (items, reader) in self._splits().items():
-            dataset = DecodeDataset(items, self.image_size, getattr(self, "crop", None), reader)
+            dataset = DecodeDataset(items, self.image_size, self.crop, reader)
             rows, skipped = decode_to_npy(directory / f"{split}_images.npy", dataset, self.num_workers, f"prepare {split}")
             report_skipped(skipped, len(items), f"{self.name} {split}")
             if rows == 0:
@@ -66,14 +74,13 @@ class CelebA(PreparedSource):
     def __init__(self, root="data", image_size: int = 64, crop: int = 148, n_train: int | None = None,
                  n_test: int | None = None, test_partition: str = "test", download: bool = False,
                  prepared_dir=None, num_workers: int = 2):
-        super().__init__(root, image_size, n_train, n_test, prepared_dir, num_workers)
+        super().__init__(root, image_size, n_train, n_test, prepared_dir, num_workers, crop)
         if test_partition not in ("valid", "test"):
             raise ValueError(f"data.test_partition={test_partition!r} must be valid or test")
-        self.crop, self.test_partition, self.download = crop, test_partition, download
+        self.test_partition, self.download = test_partition, download
 
-    def config(self) -> dict:
-        return {"root": str(self.raw_root.resolve()), "image_size": self.image_size, "crop": self.crop,
-                "n_train": self.n_train, "n_test": self.n_test, "test_partition": self.test_partition, "format": 1}
+    def _config_extra(self) -> dict:
+        return {"test_partition": self.test_partition}
 
     def _splits(self):
         base = self.raw_root / "celeba"
@@ -118,13 +125,11 @@ class ImageFolder(PreparedSource):
     def __init__(self, root="data/images", image_size: int = 64, crop: int | None = None, n_train: int | None = None,
                  n_test: int | None = None, test_fraction: float = 0.1, seed: int = 0, prepared_dir=None,
                  num_workers: int = 2):
-        super().__init__(root, image_size, n_train, n_test, prepared_dir, num_workers)
-        self.crop, self.test_fraction, self.seed = crop, test_fraction, seed
+        super().__init__(root, image_size, n_train, n_test, prepared_dir, num_workers, crop)
+        self.test_fraction, self.seed = test_fraction, seed
 
-    def config(self) -> dict:
-        return {"root": str(self.raw_root.resolve()), "image_size": self.image_size, "crop": self.crop,
-                "n_train": self.n_train, "n_test": self.n_test, "test_fraction": self.test_fraction,
-                "seed": self.seed, "files": self._fingerprint(), "format": 1}
+    def _config_extra(self) -> dict:
+        return {"test_fraction": self.test_fraction, "seed": self.seed, "files": self._fingerprint()}
 
     def _files(self) -> list[Path]:
         if not self.raw_root.is_dir():
@@ -210,14 +215,13 @@ class LSUNBedroom(PreparedSource):
 
     def __init__(self, root="data", image_size: int = 64, n_train: int | None = None, n_test: int | None = 1024,
                  test_from: str = "train", seed: int = 0, prepared_dir=None, num_workers: int = 2):
-        super().__init__(root, image_size, n_train, n_test, prepared_dir, num_workers)
+        super().__init__(root, image_size, n_train, n_test, prepared_dir, num_workers)  # square centre crop
         if test_from not in ("train", "val"):
             raise ValueError(f"data.test_from={test_from!r} must be train or val")
-        self.test_from, self.seed, self.crop = test_from, seed, None
+        self.test_from, self.seed = test_from, seed
 
-    def config(self) -> dict:
-        return {"root": str(self.raw_root.resolve()), "image_size": self.image_size, "n_train": self.n_train,
-                "n_test": self.n_test, "test_from": self.test_from, "seed": self.seed, "format": 1}
+    def _config_extra(self) -> dict:
+        return {"test_from": self.test_from, "seed": self.seed}
 
     def _lmdb(self, split: str) -> Path:
         path = self.raw_root / f"bedroom_{split}_lmdb"

@@ -47,6 +47,9 @@ class Scattering(nn.Module):
             from kymatio.torch import Scattering2D
 
             self.transform = Scattering2D(J, shape, L=L, max_order=max_order)
+            # kymatio registers its filters as persistent buffers; they are fixed maths, not state:
+            # keep them out of checkpoints so that both backends load the same checkpoint.
+            self.transform._non_persistent_buffers_set.update(name for name, _ in self.transform.named_buffers())
         self.requires_grad_(False)
 
     @property
