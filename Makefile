@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install train test test-slow test-all bench clean
+.PHONY: install train test test-slow test-all bench study clean
 
 install: $(VENV)/.installed
 
@@ -28,6 +28,10 @@ test-all: install
 bench: install
 	$(PY) scripts/bench_scattering.py
 	$(PY) scripts/bench_training.py
+
+# the study of issue 6: train IS/VAE/GAN at an equal budget, evaluate, write docs/study/report.md
+study: install
+	$(PY) scripts/compare.py out_dir=docs/study seeds=[0,1] epochs=4
 
 clean:
 	rm -rf $(VENV) logs data/cache

@@ -72,18 +72,19 @@ def _modulus(z: torch.Tensor) -> torch.Tensor:
     return (z.real.square() + z.imag.square()).sqrt_()
 
 
-def _lowpass_matrix(phi_hat: np.ndarray, k: int, out_shape: tuple[int, int]) -> np.ndarray:
+def _lowpass_matrix(phi_hat: np.ndarray, k: int, out_shape: tuple[int, int], first: int = 1) -> np.ndarray:
     """Dense matrix of ``u -> unpad(subsample_k(u * phi))`` for a real signal ``u``.
 
     ``phi_hat`` is the (real, periodised) low-pass filter in Fourier at the resolution of ``u``.
     Circular convolution with ``h = F^-1 phi_hat`` and subsampling give
     ``S[p, q] = sum_{m,n} u[m, n] h[(p k - m) mod M, (q k - n) mod N]``; unpadding keeps
-    ``p, q >= 1``.  Returns an array of shape ``(M_out N_out, M N)``.
+    ``p, q >= first`` (1 after kymatio's padding, 0 for a periodic input).  Returns an array of
+    shape ``(M_out N_out, M N)``.
     """
     m_size, n_size = phi_hat.shape
     h = np.real(np.fft.ifft2(phi_hat))
-    p = np.arange(1, out_shape[0] + 1) * k
-    q = np.arange(1, out_shape[1] + 1) * k
+    p = np.arange(first, out_shape[0] + first) * k
+    q = np.arange(first, out_shape[1] + first) * k
     m = np.arange(m_size)
     n = np.arange(n_size)
     rows = (p[:, None] - m[None, :]) % m_size  # (Mo, M)
@@ -106,10 +107,13 @@ class FastScattering2D(nn.Module):
             it fuses the elementwise passes (block products, modulus), about 3x faster on CPU, for
             a one-off compilation of ~30 s per configuration (cached on disk by PyTorch). Falls
             back to eager execution, with a warning, where compilation is not available.
+        periodic: treat the input as periodic (no padding; output ``M/2^J x N/2^J``): what the
+            stationary texture models use, where kymatio's reflection padding would add
+            boundary effects.  The output is then not kymatio's.
     """
 
     def __init__(self, J: int, shape: tuple[int, int], L: int = 8, max_order: int = 2, chunk_bytes: int = 16 << 20,
-                 compile: bool = False):
+                 compile: bool = False, periodic: bool = False):
         super().__init__()
         M, N = int(shape[0]), int(shape[1])
         if max_order not in (1, 2):
@@ -118,10 +122,14 @@ class FastScattering2D(nn.Module):
             raise ValueError(f"J={J} is not valid for an input of size {M}x{N}: need 1 <= J and 2^J <= {min(M, N)}")
         self.J, self.L, self.max_order, self.shape = J, L, max_order, (M, N)
         self.compile, self._compiled = compile, None
-        Mp, Np = compute_padding(M, N, J)
+        if periodic and (M % 2**J or N % 2**J):
+            raise ValueError(f"a periodic scattering needs the size {M}x{N} divisible by 2^J={2**J}")
+        self.periodic = periodic
+        Mp, Np = (M, N) if periodic else compute_padding(M, N, J)
         self.padded_shape = (Mp, Np)
-        self.out_shape = (Mp // 2**J - 2, Np // 2**J - 2)
-        self._pad = KymatioPad([(Mp - M) // 2, (Mp - M + 1) // 2, (Np - N) // 2, (Np - N + 1) // 2], [M, N])
+        self.out_shape = (Mp // 2**J, Np // 2**J) if periodic else (Mp // 2**J - 2, Np // 2**J - 2)
+        self._pad = None if periodic else \
+            KymatioPad([(Mp - M) // 2, (Mp - M + 1) // 2, (Np - N) // 2, (Np - N + 1) // 2], [M, N])
         # Largest intermediate per image: the (L, L, Mp/2, Np/2) complex second-order spectra.
         per_image = 8 * L * (L if max_order == 2 else 1) * Mp * Np // (4 if max_order == 2 else 1)
         self.chunk_size = max(1, chunk_bytes // per_image)
@@ -149,7 +157,7 @@ class FastScattering2D(nn.Module):
                 wavelets(f"psi2_{j1}_{j2}", filt, 2 ** (j2 - j1))
         # Low-pass matrices, one per resolution j (the input of S_0 is at j = 0), stored transposed.
         for j in range(J):
-            buffer(f"lowpass_{j}", _lowpass_matrix(phi[j], 2 ** (J - j), self.out_shape).T)
+            buffer(f"lowpass_{j}", _lowpass_matrix(phi[j], 2 ** (J - j), self.out_shape, 0 if periodic else 1).T)
 
     @property
     def n_channels(self) -> int:
@@ -170,7 +178,7 @@ class FastScattering2D(nn.Module):
     def _scatter(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: ``(B, M, N)`` real -> ``(B, K, M', N')``."""
         J, L = self.J, self.L
-        xp = self._pad(x).squeeze(-1)  # (B, Mp, Np)
+        xp = x if self._pad is None else self._pad(x).squeeze(-1)  # (B, Mp, Np)
         out = [self._lowpass(xp[:, None], 0)]
         x_hat = torch.fft.fft2(xp)[:, None]  # (B, 1, Mp, Np)
         u1 = []

@@ -1,0 +1,160 @@
+"""Mode coverage on polygons: which of the 48 modes (vertex count x colour) a generator produces.
+
+An attribute classifier (a small CNN) is trained once per rendering config (image size,
+anti-aliasing) on freshly rendered polygons (the data are procedural: every step sees new
+images), cached under ``<cache_dir>/mode_classifier/``, and accepted only if its
+accuracy on the data set's real *test* split is at least ``min_accuracy`` (0.95): otherwise the
+metric is refused, since a weak classifier would invent or hide modes.
+
+On generated samples: ``modes_covered`` counts the modes predicted for at least ``min_count``
+samples; ``kl`` = KL(p_real || p_gen) (nats; add-half smoothing of the counts, since a dropped mode has
+p_gen = 0) and ``jsd`` (bits, in [0, 1]; no smoothing) compare the predicted mode histogram of
+the samples with the classifier's histogram of real test images;
+``good_fraction`` is the share of samples classified with confidence >= ``confidence``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from filelock import FileLock
+from torch import nn
+from tqdm.auto import tqdm
+
+from scatgen.data.arrays import config_hash
+from scatgen.data.datasets import images_to_tensor
+from scatgen.data.polygons import N_MODES, Polygons, mode_index, render_polygons
+from scatgen.errors import UserError
+
+
+class ClassifierRefused(UserError):
+    """The mode classifier is not accurate enough for its counts to mean anything."""
+
+
+class ModeClassifier(nn.Module):
+    """Four conv blocks (3x3 conv, BN, ReLU, 2x2 max-pool), global average pool, linear to 48."""
+
+    def __init__(self, n_modes: int = N_MODES, width: int = 32):
+        super().__init__()
+        layers, c = [], 3
+        for mult in (1, 2, 4, 4):
+            layers += [nn.Conv2d(c, width * mult, 3, padding=1, bias=False), nn.BatchNorm2d(width * mult),
+                       nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            c = width * mult
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(c, n_modes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).mean(dim=(-2, -1)))
+
+
+@torch.no_grad()
+def predict(classifier: nn.Module, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    """Softmax probabilities ``(N, 48)`` of images in ``[-1, 1]``."""
+    classifier.eval()
+    return torch.cat([F.softmax(classifier(images[i:i + batch].float()), dim=1) for i in range(0, len(images), batch)])
+
+
+def accuracy(classifier: nn.Module, images: torch.Tensor, modes: torch.Tensor) -> float:
+    return float((predict(classifier, images).argmax(1) == modes).double().mean())
+
+
+def train_classifier(image_size: int, supersample: int = 4, steps: int = 2000, batch_size: int = 64, lr: float = 3e-3,
+                     seed: int = 0, width: int = 32) -> ModeClassifier:
+    """Train on a stream of new polygons (one-cycle AdamW, bf16 autocast on CPU where it is fast)."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng([seed, 4242])
+    model = ModeClassifier(width=width).to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, steps))
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=_bf16_is_fast())
+    model.train()
+    bar = tqdm(range(steps), desc="train mode classifier", unit="step", leave=False)
+    for _ in bar:
+        images, labels, _ = render_polygons(batch_size, image_size, rng, supersample)
+        x = images_to_tensor(images).contiguous(memory_format=torch.channels_last)
+        y = torch.from_numpy(mode_index(labels))
+        with autocast:
+            loss = F.cross_entropy(model(x).float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    return model.eval()
+
+
+def _bf16_is_fast() -> bool:
+    from scatgen.config import cpu_precision
+
+    return cpu_precision() == "bf16-mixed"
+
+
+def load_or_train_classifier(source: Polygons, cache_dir: str | Path, steps: int = 2000, seed: int = 0,
+                             min_accuracy: float = 0.95) -> tuple[ModeClassifier, float]:
+    """The cached classifier for this rendering (image size, anti-aliasing; trained and cached on
+    first use) and its accuracy on ``source``'s real test split; raises ``ClassifierRefused``
+    below ``min_accuracy``."""
+    key = config_hash({"image_size": source.image_size, "supersample": source.supersample, "steps": steps,
+                       "seed": seed, "arch": 1})
+    path = Path(cache_dir) / "mode_classifier" / f"{source.image_size}px-{key}.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    classifier = ModeClassifier()
+    with FileLock(str(path) + ".lock"):
+        state = None
+        if path.exists():
+            try:
+                state = torch.load(path, map_location="cpu", weights_only=True)
+                classifier.load_state_dict(state)
+            except Exception as err:  # a truncated or foreign file: say so and retrain
+                print(f"[scatgen] mode classifier cache {path} is unreadable ({type(err).__name__}); retraining")
+                state = None
+        if state is None:
+            classifier = train_classifier(source.image_size, source.supersample, steps=steps, seed=seed)
+            tmp = path.with_suffix(f".tmp-{os.getpid()}")
+            torch.save(classifier.state_dict(), tmp)
+            os.replace(tmp, path)
+    images, labels = source.split("test")
+    test_accuracy = accuracy(classifier, images_to_tensor(np.asarray(images)), torch.from_numpy(mode_index(labels)))
+    check_accuracy(test_accuracy, min_accuracy)
+    return classifier.eval(), test_accuracy
+
+
+def check_accuracy(test_accuracy: float, min_accuracy: float = 0.95) -> None:
+    if test_accuracy < min_accuracy:
+        raise ClassifierRefused(
+            f"mode classifier test accuracy {test_accuracy:.3f} < {min_accuracy:.2f}: the mode-coverage metric is "
+            "refused; train it longer (study.classifier_steps=...) or lower study.min_classifier_accuracy knowingly")
+
+
+def mode_histogram(probs: torch.Tensor) -> torch.Tensor:
+    """Counts of predicted modes ``(48,)``."""
+    return torch.bincount(probs.argmax(1), minlength=probs.shape[1]).double()
+
+
+def _kl2(p: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """KL(p || m) in bits with 0 log 0 = 0."""
+    keep = p > 0
+    return (p[keep] * (p[keep] / m[keep]).log2()).sum()
+
+
+def mode_coverage(fake_probs: torch.Tensor, real_probs: torch.Tensor, min_count: int = 10,
+                  confidence: float = 0.9) -> dict[str, float]:
+    """Coverage statistics of generated samples against real images (both classifier outputs)."""
+    fake_hist, real_hist = mode_histogram(fake_probs), mode_histogram(real_probs)
+    p, q = real_hist / real_hist.sum(), fake_hist / fake_hist.sum()
+    m = (p + q) / 2
+    p_s, q_s = (real_hist + 0.5) / (real_hist + 0.5).sum(), (fake_hist + 0.5) / (fake_hist + 0.5).sum()
+    good = fake_probs.max(1).values >= confidence
+    good_hist = torch.bincount(fake_probs.argmax(1)[good], minlength=fake_probs.shape[1])
+    return {
+        "modes_covered": int((fake_hist >= min_count).sum()),
+        "modes_covered_good": int((good_hist >= min_count).sum()),
+        "kl": float((p_s * (p_s / q_s).log()).sum()),
+        "jsd": float(0.5 * _kl2(p, m) + 0.5 * _kl2(q, m)),
+        "good_fraction": float(good.double().mean()),
+    }

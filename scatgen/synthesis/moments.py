@@ -1,0 +1,141 @@
+"""Moment models Phi of a stationary grey image ``x`` (``(B, 1, H, W)``, periodic boundary).
+
+Each model returns a dict ``{family: (B, n_family)}`` of real moments, and ``count`` gives the
+number of moments from its formula.  All three are invariant to circular shifts of ``x``
+(the scattering model: to shifts by multiples of ``2^J``, its subsampling grid).
+
+- ``gaussian``: the mean and the power spectrum ``|F(x - mean)|^2 / (H W)`` on the half plane of
+  ``rfft2``: ``1 + H (W/2 + 1)`` moments (the autocorrelation, equivalently).
+- ``scattering``: spatial averages of the scattering coefficients of orders 0, 1 and 2:
+  ``1 + J L + L^2 J (J - 1) / 2`` moments (``fast``: our periodic backend; ``kymatio``: the
+  reference, with its reflection padding).
+- ``phase_harmonic``: with ``W_l = x * psi_l`` (``l = (j, theta)``, kymatio's Morlet wavelets,
+  periodic) and the phase harmonic ``[z]^k = |z| e^(i k arg z)``:
+  means ``E x`` and ``E |W_l|`` (``1 + J L``);
+  modulus covariances ``Cov(|W_l|, |W_l'|)`` for ``|j - j'| <= 1`` (``J L (L+1)/2 + (J-1) L^2``);
+  same-scale covariances ``Cov(W_(j,t), W_(j,t'))``, ``t <= t'`` (complex: ``2 J L (L+1)/2``);
+  scale connections ``Cov(W_(j,t), [W_(j+1,t')]^2)``: the coarser coefficient's phase doubled
+  so that its frequency meets the finer one (complex: ``2 (J-1) L^2``);
+  spatial correlations ``Cov(|W_l|(u), |W_l|(u + 2^j tau))`` and ``Cov(W_l(u), W_l(u + 2^j tau))``
+  for 4 directions ``tau`` (``3 * 4 J L``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from kymatio.scattering2d.filter_bank import filter_bank
+from torch import nn
+
+from scatgen.encoders.fast_scattering import FastScattering2D
+
+MODELS = ("gaussian", "scattering", "phase_harmonic")
+SHIFTS = ((1, 0), (0, 1), (1, 1), (1, -1))
+
+
+class PowerSpectrum(nn.Module):
+    def __init__(self, shape: tuple[int, int]):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    @property
+    def count(self) -> int:
+        h, w = self.shape
+        return 1 + h * (w // 2 + 1)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        mean = x.mean(dim=(-2, -1))
+        spectrum = torch.fft.rfft2(x - mean[..., None, None]).abs().pow(2) / (x.shape[-2] * x.shape[-1])
+        return {"mean": mean.flatten(1), "spectrum": spectrum.flatten(1)}
+
+
+class ScatteringMoments(nn.Module):
+    def __init__(self, shape: tuple[int, int], J: int = 4, L: int = 8, backend: str = "fast"):
+        super().__init__()
+        self.shape, self.J, self.L, self.backend = tuple(shape), J, L, backend
+        if backend == "fast":
+            self.transform = FastScattering2D(J, self.shape, L=L, periodic=True)
+        elif backend == "kymatio":
+            from kymatio.torch import Scattering2D
+
+            self.transform = Scattering2D(J, self.shape, L=L)
+        else:
+            raise ValueError(f"backend={backend!r} is unknown; use fast or kymatio")
+
+    @property
+    def count(self) -> int:
+        J, L = self.J, self.L
+        return 1 + J * L + L * L * J * (J - 1) // 2
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        s = self.transform(x[:, 0].contiguous()).mean(dim=(-2, -1))  # (B, K)
+        n1 = 1 + self.J * self.L
+        return {"order0": s[:, :1], "order1": s[:, 1:n1], "order2": s[:, n1:]}
+
+
+def morlet_bank(shape: tuple[int, int], J: int, L: int) -> torch.Tensor:
+    """kymatio's Morlet wavelets in Fourier at full resolution: ``(J L, H, W)``, index ``j L + theta``."""
+    bank = filter_bank(shape[0], shape[1], J, L)
+    psi = sorted(bank["psi"], key=lambda p: (p["j"], p["theta"]))
+    return torch.from_numpy(np.stack([p["levels"][0] for p in psi]).astype(np.float32))
+
+
+def _cov(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Spatial covariance ``E[(a - E a) conj(b - E b)]`` over the last two dims."""
+    a = a - a.mean(dim=(-2, -1), keepdim=True)
+    b = b - b.mean(dim=(-2, -1), keepdim=True)
+    return (a * b.conj()).mean(dim=(-2, -1))
+
+
+def _real(z: torch.Tensor) -> torch.Tensor:
+    return torch.cat([z.real, z.imag], dim=-1) if z.is_complex() else z
+
+
+class PhaseHarmonicMoments(nn.Module):
+    def __init__(self, shape: tuple[int, int], J: int = 4, L: int = 8):
+        super().__init__()
+        self.shape, self.J, self.L = tuple(shape), J, L
+        self.register_buffer("psi_hat", morlet_bank(self.shape, J, L), persistent=False)
+        tri = torch.triu_indices(L, L)
+        self.register_buffer("same_t1", tri[0], persistent=False)
+        self.register_buffer("same_t2", tri[1], persistent=False)
+
+    @property
+    def count(self) -> int:
+        J, L = self.J, self.L
+        pairs = L * (L + 1) // 2
+        return (1 + J * L) + (J * pairs + (J - 1) * L * L) + 2 * J * pairs + 2 * (J - 1) * L * L + 3 * len(SHIFTS) * J * L
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        J, L = self.J, self.L
+        w = torch.fft.ifft2(torch.fft.fft2(x) * self.psi_hat)  # (B, J L, H, W) complex
+        m = w.abs()
+        w = w.unflatten(1, (J, L))
+        m = m.unflatten(1, (J, L))
+        out = {"means": torch.cat([x.mean(dim=(-2, -1)), m.mean(dim=(-2, -1)).flatten(1)], dim=1)}
+        t1, t2 = self.same_t1, self.same_t2
+        mod_same = [_cov(m[:, j, t1], m[:, j, t2]) for j in range(J)]
+        mod_next = [_cov(m[:, j, :, None], m[:, j + 1, None, :]).flatten(1) for j in range(J - 1)]
+        out["modulus_cov"] = torch.cat(mod_same + mod_next, dim=1)
+        out["phase_cov"] = _real(torch.cat([_cov(w[:, j, t1], w[:, j, t2]) for j in range(J)], dim=1))
+        harmonic2 = w * w / m.clamp_min(1e-12).to(w.dtype)  # [z]^2 = |z| e^(2 i arg z)
+        out["scale_cov"] = _real(torch.cat(
+            [_cov(w[:, j, :, None], harmonic2[:, j + 1, None, :]).flatten(1) for j in range(J - 1)], dim=1))
+        shifted = []
+        for j in range(J):
+            for dy, dx in SHIFTS:
+                shift = (dy * 2**j, dx * 2**j)
+                shifted += [_cov(m[:, j], m[:, j].roll(shift, dims=(-2, -1))),
+                            _real(_cov(w[:, j], w[:, j].roll(shift, dims=(-2, -1))))]
+        out["spatial_cov"] = torch.cat(shifted, dim=1)
+        return out
+
+
+def moment_model(name: str, shape: tuple[int, int], J: int = 4, L: int = 8, backend: str = "fast") -> nn.Module:
+    if name == "gaussian":
+        return PowerSpectrum(shape)
+    if name == "scattering":
+        return ScatteringMoments(shape, J, L, backend)
+    if name == "phase_harmonic":
+        return PhaseHarmonicMoments(shape, J, L)
+    raise ValueError(f"model={name!r} is unknown; use one of {', '.join(MODELS)}")

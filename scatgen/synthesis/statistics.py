@@ -1,0 +1,71 @@
+"""How typical a synthesis is, judged by statistics of the image (``(1, 1, H, W)``, values ~[0, 1]):
+
+- ``spectrum_error``: RMS difference of the radially averaged log power spectra (natural log);
+- ``marginal_w1``: Wasserstein-1 distance between the pixel histograms (sorted values);
+- held out (no model fits them): ``orientation_tv``, the total-variation distance between
+  gradient-orientation histograms (18 bins over [0, pi), weighted by gradient magnitude), and
+  ``gradient_w1``, the Wasserstein-1 distance between gradient-magnitude distributions.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def radial_log_spectrum(x: torch.Tensor, bins: int | None = None) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    power = torch.fft.fft2(x - x.mean()).abs().pow(2).flatten() / (h * w)
+    fy, fx = torch.meshgrid(torch.fft.fftfreq(h), torch.fft.fftfreq(w), indexing="ij")
+    radius = (fy.pow(2) + fx.pow(2)).sqrt().flatten()
+    bins = bins or min(h, w) // 2
+    index = (radius / 0.5 * bins).long().clamp(max=bins)  # ring index; corners fold into the last ring
+    keep = index > 0  # the DC term is the mean, not the spectrum
+    sums = torch.zeros(bins + 1, dtype=power.dtype).index_add_(0, index[keep], power[keep])
+    counts = torch.zeros(bins + 1, dtype=power.dtype).index_add_(0, index[keep], torch.ones_like(power[keep]))
+    return (sums[1:] / counts[1:].clamp_min(1)).clamp_min(1e-20).log()
+
+
+def spectrum_error(x: torch.Tensor, target: torch.Tensor) -> float:
+    return float((radial_log_spectrum(x) - radial_log_spectrum(target)).pow(2).mean().sqrt())
+
+
+def wasserstein1(a: torch.Tensor, b: torch.Tensor) -> float:
+    """W1 between two empirical distributions of the same size."""
+    return float((a.flatten().sort().values - b.flatten().sort().values).abs().mean())
+
+
+def gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Periodic central differences: magnitude and orientation in [0, pi)."""
+    gy = (x.roll(-1, -2) - x.roll(1, -2)) / 2
+    gx = (x.roll(-1, -1) - x.roll(1, -1)) / 2
+    return (gx.pow(2) + gy.pow(2)).sqrt().flatten(), torch.atan2(gy, gx).flatten().remainder(math.pi)
+
+
+def orientation_histogram(x: torch.Tensor, bins: int = 18) -> torch.Tensor:
+    magnitude, angle = gradients(x)
+    index = (angle / math.pi * bins).long().clamp(max=bins - 1)
+    hist = torch.zeros(bins, dtype=magnitude.dtype).index_add_(0, index, magnitude)
+    return hist / hist.sum().clamp_min(1e-20)
+
+
+def image_statistics(x: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    x, target = x.detach().double().cpu(), target.detach().double().cpu()
+    return {
+        "spectrum_error": spectrum_error(x, target),
+        "marginal_w1": wasserstein1(x, target),
+        "heldout/orientation_tv": float(0.5 * (orientation_histogram(x) - orientation_histogram(target)).abs().sum()),
+        "heldout/gradient_w1": wasserstein1(gradients(x)[0], gradients(target)[0]),
+    }
+
+
+@torch.no_grad()
+def moment_errors(models: dict[str, torch.nn.Module], x: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    """Relative error ``||Phi_f(x) - Phi_f(x1)|| / ||Phi_f(x1)||`` of every family of every model."""
+    out = {}
+    for name, model in models.items():
+        phi, ref = model(x), model(target)
+        for family in ref:
+            out[f"moments/{name}/{family}"] = float((phi[family] - ref[family]).norm() / ref[family].norm().clamp_min(1e-20))
+    return out

@@ -1,0 +1,121 @@
+"""The study's metrics against known answers."""
+
+import numpy as np
+import pytest
+import torch
+
+from scatgen.data.datasets import images_to_tensor
+from scatgen.data.polygons import N_MODES, Polygons, mode_index, render_polygons
+from scatgen.metrics.distribution import density_coverage, fid_kid, precision_recall
+from scatgen.metrics.features import ScatteringFeatures
+from scatgen.metrics.memorisation import memorisation, pixel_rms
+from scatgen.metrics.mode_coverage import ClassifierRefused, load_or_train_classifier, mode_coverage, predict
+from scatgen.studies.interpolation import crossfade, smoothness
+
+CLASSIFIER_STEPS = 800  # 32 px: ~25 s, test accuracy ~0.98
+
+
+def _polygons(n, size=32, seed=0):
+    images, labels, _ = render_polygons(n, size, np.random.default_rng(seed))
+    return images_to_tensor(images), torch.from_numpy(mode_index(labels))
+
+
+@pytest.fixture(scope="module")
+def features():
+    x, _ = _polygons(600)
+    return ScatteringFeatures(image_size=32, J=2, n_components=16).fit(x)
+
+
+def test_fid_of_a_set_against_itself_is_zero_and_grows_with_a_shift(features):
+    x, _ = _polygons(400, seed=1)
+    f = features.embed(x)
+    assert f.shape == (400, 16)
+    same = fid_kid(f, f, kid_subset_size=200)
+    assert abs(same["fid"]) < 1e-3
+    other = fid_kid(f, features.embed(_polygons(400, seed=2)[0]), kid_subset_size=200)
+    brighter = fid_kid(f, features.embed((_polygons(400, seed=2)[0] + 0.5).clamp(-1, 1)), kid_subset_size=200)
+    # a fresh draw of the same data is near (finite-sample FID ~2.5 here); the same draw shifted is far
+    assert brighter["fid"] > 5 * other["fid"] > 0
+    assert brighter["kid"] > other["kid"] + 2 * brighter["kid_std"]
+
+
+def test_precision_recall_density_coverage_known_answers():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(1500, 8, generator=g), torch.randn(1500, 8, generator=g)
+    same = {**precision_recall(a, a), **density_coverage(a, a)}
+    assert same["precision"] == same["recall"] == same["coverage"] == 1.0
+    assert 1.0 <= same["density"] <= 1.2 + 1e-9  # each ball holds its own point and k others: (k+1)/k
+    fresh = {**precision_recall(a, b), **density_coverage(a, b)}
+    for key in ("precision", "recall", "coverage"):
+        assert fresh[key] > 0.85, (key, fresh)
+    assert 0.85 < fresh["density"] < 1.15
+    far = {**precision_recall(a, b + 100), **density_coverage(a, b + 100)}
+    assert all(v == 0 for v in far.values()), far
+    # two modes, one dropped: precision stays ~1, recall and coverage fall to ~1/2
+    shift = torch.zeros(8)
+    shift[0] = 20
+    two_modes = torch.cat([a[:750] + shift, a[750:] - shift])
+    dropped = {**precision_recall(two_modes, b[:750] + shift), **density_coverage(two_modes, b[:750] + shift)}
+    assert dropped["precision"] > 0.85
+    assert 0.4 < dropped["recall"] < 0.6 and 0.4 < dropped["coverage"] < 0.6, dropped
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    root = tmp_path_factory.mktemp("clf")
+    source = Polygons(root / "data", image_size=32, n_train=16, n_test=512, seed=3)
+    model, acc = load_or_train_classifier(source, root / "cache", steps=CLASSIFIER_STEPS)
+    return model, acc, source, root
+
+
+def test_classifier_is_accurate_cached_and_a_one_mode_generator_covers_one_mode(classifier):
+    model, acc, source, root = classifier
+    assert acc >= 0.95
+    again, acc2 = load_or_train_classifier(source, root / "cache", steps=CLASSIFIER_STEPS)  # from the cache
+    assert acc2 == acc and all(torch.equal(p, q) for p, q in zip(model.state_dict().values(), again.state_dict().values()))
+
+    x, modes = _polygons(4000, seed=7)
+    one_mode = x[modes == 13][:200]  # a "generator" that only draws 4-gons of colour 5
+    real_probs = predict(model, _polygons(2000, seed=8)[0])
+    cov = mode_coverage(predict(model, one_mode), real_probs, min_count=10)
+    assert cov["modes_covered"] == 1 and cov["jsd"] > 0.8
+    full = mode_coverage(predict(model, x[:2000]), real_probs, min_count=10)
+    assert full["modes_covered"] == N_MODES and full["jsd"] < 0.05
+
+
+def test_a_weak_classifier_is_refused(tmp_path):
+    source = Polygons(tmp_path / "data", image_size=32, n_train=16, n_test=256, seed=3)
+    with pytest.raises(ClassifierRefused, match=r"mode classifier test accuracy 0\.\d+ < 0\.95.*refused"):
+        load_or_train_classifier(source, tmp_path / "cache", steps=2)
+
+
+def test_a_corrupt_classifier_cache_is_reported_and_retrained(tmp_path, capsys):
+    source = Polygons(tmp_path / "data", image_size=32, n_train=16, n_test=64, seed=3)
+    load_or_train_classifier(source, tmp_path / "cache", steps=2, min_accuracy=0.0)
+    target = next((tmp_path / "cache" / "mode_classifier").glob("*.pt"))
+    target.write_bytes(target.read_bytes()[:100])
+    capsys.readouterr()
+    load_or_train_classifier(source, tmp_path / "cache", steps=2, min_accuracy=0.0)
+    assert "unreadable" in capsys.readouterr().out
+    assert len(torch.load(target, weights_only=True)) > 0  # rewritten whole
+
+
+def test_memorised_samples_sit_on_the_training_set(features):
+    train, _ = _polygons(300, seed=4)
+    test, _ = _polygons(100, seed=5)
+    copies = train[:100]
+    d = memorisation(pixel_rms(copies), pixel_rms(test), pixel_rms(train),
+                     features(copies), features(test), features(train))
+    assert d["samples/pixel"].max() < 1e-6 and d["samples/feature"].max() < 1e-3
+    assert d["test/pixel"].min() > 0.01 and d["test/feature"].mean() > 0.1
+
+
+def test_a_moving_shape_is_a_longer_path_than_a_crossfade():
+    size, steps = 32, 9
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    discs = torch.stack([((xx - c) ** 2 + (yy - 16) ** 2 < 25).float() * 2 - 1 for c in np.linspace(8, 24, steps)])
+    moving = discs[None, :, None].expand(1, steps, 3, size, size)
+    fade = crossfade(discs[:1, None].expand(1, 3, size, size), discs[-1:, None].expand(1, 3, size, size), steps)
+    assert smoothness(fade)["path_ratio"] == pytest.approx(1.0, abs=1e-5)
+    assert smoothness(fade)["jump"] == pytest.approx(1.0, abs=1e-5)
+    assert smoothness(moving)["path_ratio"] > 1.5
