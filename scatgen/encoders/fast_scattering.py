@@ -44,24 +44,54 @@ def _significant_blocks(filt: np.ndarray, k: int) -> list[tuple[int, int]]:
     return [(a, b) for a in range(k) for b in range(k) if keep[a, b]]
 
 
+def _periodised_product(u: torch.Tensor, f: torch.Tensor, k: int, blocks: list[tuple[int, int]]) -> torch.Tensor:
+    """``sum_blocks u_block * f_block`` on real views: ``u`` ``(..., 1, M, N, 2)``, ``f`` ``(Q, M, N, 2)``
+    -> ``(..., Q, M/k, N/k, 2)``, accumulated block by block with ``addcmul_``."""
+    m, n = u.shape[-3] // k, u.shape[-2] // k
+    u = u.unflatten(-2, (k, n)).unflatten(-4, (k, m))  # (..., 1, k, m, k, n, 2)
+    f = f.unflatten(-2, (k, n)).unflatten(-4, (k, m))  # (Q, k, m, k, n, 2)
+    (a0, b0), *rest = blocks
+    out = u[..., a0, :, b0, :, :] * f[:, a0, :, b0, :, :]
+    for a, b in rest:
+        out.addcmul_(u[..., a, :, b, :, :], f[:, a, :, b, :, :])
+    return out
+
+
+class _PeriodisedProduct(torch.autograd.Function):
+    """The block loop above, with its adjoint as one broadcast product: ``grad_u`` at block
+    ``(a, b)`` is ``sum_Q grad_out * f_(a,b)``.  Autograd through the loop would instead zero-fill a
+    full-size gradient for every block (most of the time of a synthesis step)."""
+
+    @staticmethod
+    def forward(ctx, u, f, k, blocks):
+        ctx.save_for_backward(f)
+        ctx.k, ctx.u_shape = k, u.shape
+        return _periodised_product(u, f, k, blocks)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (f,) = ctx.saved_tensors
+        k = ctx.k
+        q, big_m, big_n = f.shape[:3]
+        m, n = big_m // k, big_n // k
+        g = grad_out.unsqueeze(-3).unsqueeze(-5)  # (..., Q, 1, m, 1, n, 2)
+        grad = (g * f.view(q, k, m, k, n, 2)).sum(dim=-6, keepdim=True)  # (..., 1, k, m, k, n, 2)
+        return grad.reshape(ctx.u_shape), None, None, None
+
+
 def _filter_subsample(u_hat: torch.Tensor, filt: torch.Tensor, k: int, blocks: list[tuple[int, int]]) -> torch.Tensor:
     """Spectrum of ``subsample_k(F^-1(u_hat * psi))``: the product periodised over ``k x k`` blocks.
 
     ``u_hat`` ``(..., 1, M, N)`` complex broadcasts against the real filters, given as
     ``filt`` ``(Q, M, N, 2)`` = ``psi / k^2`` duplicated on a last axis so that complex-times-real
     runs as a real product on ``view_as_real`` (half the flops of a complex product, vectorised).
-    The product is accumulated block by block with ``addcmul_``, so the full-resolution product
-    ``(..., Q, M, N)`` is never materialised; ``blocks`` lists the blocks where ``psi`` is not
-    negligible.
+    The product is accumulated block by block, so the full-resolution product ``(..., Q, M, N)``
+    is never materialised; ``blocks`` lists the blocks where ``psi`` is not negligible.
     """
-    m, n = u_hat.shape[-2] // k, u_hat.shape[-1] // k
-    u = torch.view_as_real(u_hat).unflatten(-2, (k, n)).unflatten(-4, (k, m))  # (..., 1, k, m, k, n, 2)
-    f = filt.unflatten(-2, (k, n)).unflatten(-4, (k, m))  # (Q, k, m, k, n, 2)
-    (a0, b0), *rest = blocks
-    out = u[..., a0, :, b0, :, :] * f[:, a0, :, b0, :, :]
-    for a, b in rest:
-        out.addcmul_(u[..., a, :, b, :, :], f[:, a, :, b, :, :])
-    return torch.view_as_complex(out)
+    u = torch.view_as_real(u_hat)
+    if torch.is_grad_enabled() and u.requires_grad:
+        return torch.view_as_complex(_PeriodisedProduct.apply(u, filt, k, blocks))
+    return torch.view_as_complex(_periodised_product(u, filt, k, blocks))
 
 
 def _modulus(z: torch.Tensor) -> torch.Tensor:

@@ -35,11 +35,14 @@ def histograms(series: dict[str, np.ndarray], path: str | Path, xlabel: str, tit
     return _save(fig, path)
 
 
-def curves(series: dict[str, np.ndarray], path: str | Path, xlabel: str, ylabel: str, title: str = "") -> Path:
+def curves(series: dict[str, np.ndarray], path: str | Path, xlabel: str, ylabel: str, title: str = "",
+           log_y: bool = False) -> Path:
     fig, ax = plt.subplots(figsize=(6, 3.6))
+    if log_y:
+        ax.set_yscale("log")
     for name, y in series.items():
         y = np.asarray(y, dtype=float)
-        ax.plot(np.arange(1, len(y) + 1), y, marker="o", label=name)
+        ax.plot(np.arange(1, len(y) + 1), y, marker="o" if len(y) <= 30 else None, label=name)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)

@@ -1,0 +1,63 @@
+"""One synthesis run: example -> moment model -> samples, with images, loss curves and metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from scatgen.errors import ConfigError
+from scatgen.studies import plots
+from scatgen.synthesis.microcanonical import phase_randomized, synthesize
+from scatgen.synthesis.moments import MODELS, moment_model
+from scatgen.synthesis.statistics import image_statistics, moment_errors
+from scatgen.synthesis.textures import load_texture
+from torchvision.utils import save_image
+
+
+def check_synthesis_config(model: str, size: int, J: int) -> None:
+    if model not in MODELS:
+        raise ConfigError(f"model={model!r} is unknown; use one of {', '.join(MODELS)}")
+    if size < 16 or size % 2**J:
+        raise ConfigError(f"size={size} does not fit J={J}: the size must be >= 16 and divisible by 2^J={2**J}; "
+                          f"change size or J")
+
+
+def evaluate(sample: torch.Tensor, target: torch.Tensor, judges: dict) -> dict[str, float]:
+    """``sample`` and ``target`` ``(1, 1, H, W)``."""
+    return {**image_statistics(sample, target), **moment_errors(judges, sample, target)}
+
+
+def mean_metrics(rows: list[dict]) -> dict[str, float]:
+    return {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
+
+
+def run_synthesis(texture: str, model: str, out_dir: str | Path, size: int = 128, J: int = 4, L: int = 8,
+                  backend: str = "fast", n_samples: int = 2, iterations: int = 100, restarts: int = 2, seed: int = 0,
+                  device: str = "cpu") -> dict:
+    check_synthesis_config(model, size, J)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = load_texture(texture, size).to(device)
+    moments = moment_model(model, (size, size), J, L, backend).to(device)
+    result = synthesize(moments, target, n_samples, iterations, restarts, seed)
+    # every result is judged by every model's moments (the cross errors show what each one misses)
+    judges = {name: moment_model(name, (size, size), J, L).to(device) for name in MODELS}
+    per_sample = [evaluate(x[None], target, judges) for x in result.images]
+    metrics = {"texture": texture, "model": model, "size": size, "J": J, "L": L, "backend": backend,
+               "n_moments": moments.count, "n_samples": n_samples, "iterations": iterations, "restarts": restarts,
+               "seconds": result.seconds, "seconds_per_sample": result.seconds / n_samples,
+               "final_loss": sum(c[-1] for c in result.losses) / n_samples, **mean_metrics(per_sample)}
+    if model == "gaussian":  # the exact answer for the same moments
+        reference = phase_randomized(target, n_samples, seed)
+        ref_rows = [evaluate(x[None], target, judges) for x in reference]
+        metrics.update({f"phase_randomized/{k}": v for k, v in mean_metrics(ref_rows).items()})
+        save_image(reference.clamp(0, 1), out_dir / "phase_randomized.png", nrow=n_samples, padding=2, pad_value=1)
+    save_image(target.clamp(0, 1), out_dir / "example.png")
+    save_image(result.images.clamp(0, 1), out_dir / "samples.png", nrow=n_samples, padding=2, pad_value=1)
+    torch.save(result.images.cpu(), out_dir / "samples.pt")
+    plots.curves({f"sample {i}": c for i, c in enumerate(result.losses)}, out_dir / "loss.png",
+                 "L-BFGS iteration", "moment loss", f"{model} moments, {texture} {size}px", log_y=True)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics
