@@ -48,6 +48,7 @@ def run_synthesis(texture: str, model: str, out_dir: str | Path, size: int = 128
     metrics = {"texture": texture, "model": model, "size": size, "J": J, "L": L, "backend": backend,
                "n_moments": moments.count, "n_samples": n_samples, "iterations": iterations, "restarts": restarts,
                "seconds": result.seconds, "seconds_per_sample": result.seconds / n_samples,
+               "lbfgs_iterations": result.iterations, "evaluations": sum(len(c) for c in result.losses),
                "final_loss": sum(c[-1] for c in result.losses) / n_samples, **mean_metrics(per_sample)}
     if model == "gaussian":  # the exact answer for the same moments
         reference = phase_randomized(target, n_samples, seed)
@@ -58,6 +59,6 @@ def run_synthesis(texture: str, model: str, out_dir: str | Path, size: int = 128
     save_image(result.images.clamp(0, 1), out_dir / "samples.png", nrow=n_samples, padding=2, pad_value=1)
     torch.save(result.images.cpu(), out_dir / "samples.pt")
     plots.curves({f"sample {i}": c for i, c in enumerate(result.losses)}, out_dir / "loss.png",
-                 "L-BFGS iteration", "moment loss", f"{model} moments, {texture} {size}px", log_y=True)
+                 "loss evaluation (L-BFGS with line search)", "moment loss", f"{model} moments, {texture} {size}px", log_y=True)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
