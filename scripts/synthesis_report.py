@@ -2,7 +2,6 @@
 built-in texture with the three models and write docs/synthesis.md with its figures."""
 
 import argparse
-import os
 import sys
 from pathlib import Path
 

@@ -78,3 +78,21 @@ def test_latent_inversion_recovers_a_representable_target():
 def test_unknown_losses_are_refused(tmp_path, model, bad):
     with pytest.raises(Exception, match="unknown"):
         _built(tmp_path, model, [bad])
+
+
+def test_latent_inversion_works_under_the_evaluation_autocast():
+    # a bf16 autocast region that caches casts would freeze the optimised z (GAN PSNR ~4 dB)
+    from omegaconf import OmegaConf
+
+    from scatgen.studies.checkpoint import precision_context
+
+    torch.manual_seed(0)
+    g = Generator(16, image_size=16, width=8).eval()
+    with torch.no_grad():
+        target = g(torch.randn(8, 16))
+        start = (g(torch.randn(8, 16)) - target).pow(2).mean().item()
+    with precision_context(OmegaConf.create({"trainer": {"precision": "bf16-mixed"}}))():
+        z = invert_latents(g, target, steps=100, restarts=1, lr=0.05)
+    with torch.no_grad():
+        end = (g(z) - target).pow(2).mean().item()
+    assert end < 0.2 * start, (start, end)

@@ -36,7 +36,9 @@ def precision_context(cfg: DictConfig):
     precision = str(OmegaConf.select(cfg, "trainer.precision", default="32-true"))
     device = "cuda" if str(OmegaConf.select(cfg, "trainer.accelerator", default="cpu")) == "gpu" else "cpu"
     if precision.startswith("bf16"):
-        return lambda: torch.autocast(device, dtype=torch.bfloat16)
+        # no cast cache (as Lightning): latent inversion updates a leaf z inside the region, and a
+        # cached bf16 copy of it would freeze G(z) (measured: GAN test PSNR 3.7 dB instead of 23.4)
+        return lambda: torch.autocast(device, dtype=torch.bfloat16, cache_enabled=False)
     return contextlib.nullcontext
 
 

@@ -29,7 +29,10 @@ def train_runs(cfg: DictConfig, sweep_dir: Path) -> list[Path]:
         print(f"[scatgen] reusing the {n_jobs} trained runs in {sweep_dir}")
         return jobs
     cmd = [sys.executable, str(ROOT / "train.py"), "-m", f"experiment={experiments}", f"seed={seeds}",
-           f"trainer.max_epochs={cfg.epochs}", f"hydra.sweep.dir={sweep_dir}", *cfg.train_overrides]
+           f"trainer.max_epochs={cfg.epochs}", f"hydra.sweep.dir={sweep_dir}",
+           # each run's own end-of-training evaluation on 128 images per split: the study evaluates
+           # every run in full afterwards (the GAN's latent inversion would otherwise run twice)
+           "eval_limit=128", *cfg.train_overrides]
     print("[scatgen] " + " ".join(cmd[1:]))
     subprocess.run(cmd, check=True, cwd=ROOT)
     return jobs

@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from scatgen.data.datasets import images_to_tensor
-from scatgen.data.polygons import N_MODES, Polygons
+from scatgen.data.polygons import Polygons
 from scatgen.metrics.distribution import density_coverage, fid_kid, inception_fid, precision_recall
 from scatgen.metrics.features import ScatteringFeatures
 from scatgen.metrics.memorisation import memorisation, nearest_neighbours, pixel_rms
