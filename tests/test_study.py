@@ -1,6 +1,7 @@
 """scripts/evaluate.py and scripts/compare.py end to end on a tiny trained run."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -12,10 +13,9 @@ STUDY = ["study.n_samples=96", "study.n_pairs=2", "study.steps=4", "study.featur
          "study.kid_subset_size=32", "study.classifier_steps=800", "study.mode_min_count=2"]
 
 
-def _run(args, tmp_path):
-    r = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, cwd=ROOT,
-                       env={**__import__("os").environ, "TQDM_DISABLE": "1"})
-    return r
+def _run(args):
+    return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "TQDM_DISABLE": "1"})
 
 
 def _train(tmp_path, model):
@@ -23,7 +23,7 @@ def _train(tmp_path, model):
     if model == "gan":
         overrides += ["model.inversion.steps=5", "model.inversion.restarts=1", "eval_limit=32"]
     r = _run([ROOT / "train.py", f"model={model}", f"paths.root_dir={tmp_path}", "hydra.run.dir=" + str(tmp_path / "run"),
-              *overrides], tmp_path)
+              *overrides])
     assert r.returncode == 0, r.stderr[-2000:]
     return tmp_path / "run"
 
@@ -31,7 +31,7 @@ def _train(tmp_path, model):
 def _evaluate(tmp_path, run, extra=()):
     out = tmp_path / "evaluation"
     r = _run([ROOT / "scripts/evaluate.py", f"ckpt_path={run}/checkpoints/last.ckpt", f"paths.root_dir={tmp_path}",
-              f"hydra.run.dir={out}", *STUDY, *extra], tmp_path)
+              f"hydra.run.dir={out}", *STUDY, *extra])
     return r, out
 
 
@@ -56,7 +56,7 @@ def test_evaluate_and_compare_write_metrics_figures_and_report(tmp_path, model):
 
     report_dir = tmp_path / "report"
     r = _run([ROOT / "scripts/compare.py", f"runs=[{out}]", f"out_dir={report_dir}", f"paths.root_dir={tmp_path}",
-              f"hydra.run.dir={tmp_path / 'compare'}"], tmp_path)
+              f"hydra.run.dir={tmp_path / 'compare'}"])
     assert r.returncode == 0, r.stderr[-2000:]
     report = (report_dir / "report.md").read_text()
     assert "| modes covered (of 48) |" in report and (report_dir / "mode_histogram.png").exists()
