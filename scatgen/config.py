@@ -10,7 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 from scatgen.encoders.scattering import check_scattering_config
 from scatgen.errors import ConfigError
 from scatgen.encoders.whitening import check_whitening_config
-from scatgen.encoders.fast_scattering import scattering_out_shape
+from scatgen.encoders.shapes import scattering_out_shape
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 CHECKED_GROUPS = ("data", "encoder", "whitening", "model", "trainer", "logger", "callbacks", "experiment", "hparams_search")
@@ -49,7 +49,7 @@ def validate(cfg: DictConfig) -> None:
         from scatgen.pipeline import model_uses_codes
 
         if cfg.get("encoder") and model_uses_codes(cfg):
-            check_scattering_config(cfg.encoder.J, size)
+            check_scattering_config(cfg.encoder.J, size, cfg.encoder.L, cfg.encoder.max_order)
             k, h, w = scattering_out_shape(cfg.encoder.J, (size, size), cfg.encoder.L, cfg.encoder.max_order)
             check_whitening_config(cfg.whitening.n_components, cfg.whitening.mode, (cfg.encoder.channels * k, h, w),
                                    data.n_train)

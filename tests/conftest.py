@@ -28,6 +28,16 @@ def compose_cfg(tmp_path: Path, overrides: list[str] = (), tiny: bool = True):
         return compose("train", overrides=base + (TINY if tiny else []) + list(overrides))
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` are skipped on machines without a GPU (``make test-gpu`` runs them)."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs an NVIDIA GPU (make test-gpu)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _threads():
     torch.set_num_threads(min(2, os.cpu_count() or 1))

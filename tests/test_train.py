@@ -73,7 +73,8 @@ def test_same_seed_same_result(tmp_path):
 
 
 @pytest.mark.parametrize("overrides,message", [
-    (["data.image_size=48", "encoder.J=5"], r"encoder.J=5 is too large for image size 48x48.*divisible by 2\^J=32"),
+    (["data.image_size=48", "encoder.J=6"], r"encoder.J=6 is too large for size 48x48: .*2\^J=64 <= the smaller side .*encoder.J<=5"),
+    (["encoder.L=0"], r"encoder.L=0 must be >= 1"),
     (["whitening.n_components=300"], r"whitening.n_components=300 exceeds what 256 training samples.*data.n_train=256"),
     (["whitening.n_components=12000", "data.n_train=20000"], r"n_components=12000 exceeds the 10416 code dimensions"),
 ])

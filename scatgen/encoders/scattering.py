@@ -1,9 +1,10 @@
 """The fixed scattering encoder ``S_J``: colour images ``(B, C, H, W)`` -> codes ``(B, C K, H', W')``.
 
 Each colour channel is scattered separately with ``K = 1 + J L + L^2 J (J - 1) / 2`` channels
-(order 2) at ``H' x W' = (H_pad / 2^J - 2) x (W_pad / 2^J - 2)`` positions, kymatio's layout.
-Two interchangeable backends compute the same numbers: ``kymatio`` (the reference) and ``fast``
-(``FastScattering2D``: batched over filters, several times faster on CPU).
+(order 2) at ``H' x W' = (H_pad / 2^J - 2) x (W_pad / 2^J - 2)`` positions, kymatio's layout
+(``scatgen.encoders.shapes``).  Two interchangeable backends compute the same numbers:
+``kymatio`` (the reference) and ``fast`` (``FastScattering2D``: batched over filters, several
+times faster on CPU, one gather per scale on CUDA).
 """
 
 from __future__ import annotations
@@ -11,23 +12,28 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from scatgen.encoders.fast_scattering import FastScattering2D, scattering_out_shape
+from scatgen.encoders.fast_scattering import FastScattering2D
+from scatgen.encoders.kymatio_compat import kymatio_scattering2d
+from scatgen.encoders.shapes import scattering_out_shape, size_error
 
 BACKENDS = ("fast", "kymatio")
 
 
-def check_scattering_config(J: int, image_size: int | tuple[int, int]) -> None:
-    """Fail early, in one line, when ``J`` does not fit the image size."""
-    h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
-    if J < 1:
-        raise ValueError(f"encoder.J={J} must be >= 1")
-    if h % 2**J or w % 2**J:
-        fit = max(j for j in range(1, 8) if h % 2**j == 0 and w % 2**j == 0) if h % 2 == 0 and w % 2 == 0 else 0
-        hint = f"use encoder.J<={fit}" if fit else "use an even image size"
-        raise ValueError(
-            f"encoder.J={J} is too large for image size {h}x{w}: the scattering needs the image size "
-            f"divisible by 2^J={2**J}; {hint} or change data.image_size"
-        )
+def _pair(image_size) -> tuple[int, int]:
+    return (int(image_size), int(image_size)) if isinstance(image_size, int) else tuple(int(s) for s in image_size)
+
+
+def check_scattering_config(J: int, image_size: int | tuple[int, int], L: int = 8, max_order: int = 2) -> None:
+    """Fail early, in one line, when ``J`` does not fit the image size (``2^J <= min(H, W)``) or
+    ``L``, ``max_order`` make no transform."""
+    problem = size_error(J, _pair(image_size))
+    if problem:
+        problem = problem.replace("use J<=", "use encoder.J<=").replace("a larger size", "a larger data.image_size")
+        raise ValueError(f"encoder.{problem}")
+    if L < 1:
+        raise ValueError(f"encoder.L={L} must be >= 1 (the number of orientations; 8 is usual)")
+    if max_order not in (1, 2):
+        raise ValueError(f"encoder.max_order={max_order} is not supported; use 1 or 2")
 
 
 class Scattering(nn.Module):
@@ -38,15 +44,13 @@ class Scattering(nn.Module):
         super().__init__()
         if backend not in BACKENDS:
             raise ValueError(f"encoder.backend={backend!r} is unknown; use one of {', '.join(BACKENDS)}")
-        shape = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-        check_scattering_config(J, shape)
+        shape = _pair(image_size)
+        check_scattering_config(J, shape, L, max_order)
         self.J, self.L, self.max_order, self.shape, self.channels, self.backend = J, L, max_order, shape, channels, backend
         if backend == "fast":
             self.transform = FastScattering2D(J, shape, L=L, max_order=max_order, compile=compile)
         else:
-            from kymatio.torch import Scattering2D
-
-            self.transform = Scattering2D(J, shape, L=L, max_order=max_order)
+            self.transform = kymatio_scattering2d(J, shape, L=L, max_order=max_order)
             # kymatio registers its filters as persistent buffers; they are fixed maths, not state:
             # keep them out of checkpoints so that both backends load the same checkpoint.
             self.transform._non_persistent_buffers_set.update(name for name, _ in self.transform.named_buffers())

@@ -22,12 +22,12 @@ number of moments from its formula.  All three are invariant to circular shifts 
 
 from __future__ import annotations
 
-import numpy as np
 import torch
-from kymatio.scattering2d.filter_bank import filter_bank
 from torch import nn
 
 from scatgen.encoders.fast_scattering import FastScattering2D
+from scatgen.encoders.kymatio_compat import kymatio_scattering2d, morlet_bank_full_resolution
+from scatgen.encoders.shapes import scattering_channels
 
 MODELS = ("gaussian", "scattering", "phase_harmonic")
 SHIFTS = ((1, 0), (0, 1), (1, 1), (1, -1))
@@ -56,16 +56,13 @@ class ScatteringMoments(nn.Module):
         if backend == "fast":
             self.transform = FastScattering2D(J, self.shape, L=L, periodic=True)
         elif backend == "kymatio":
-            from kymatio.torch import Scattering2D
-
-            self.transform = Scattering2D(J, self.shape, L=L)
+            self.transform = kymatio_scattering2d(J, self.shape, L=L)
         else:
             raise ValueError(f"backend={backend!r} is unknown; use fast or kymatio")
 
     @property
     def count(self) -> int:
-        J, L = self.J, self.L
-        return 1 + J * L + L * L * J * (J - 1) // 2
+        return scattering_channels(self.J, self.L, 2)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         s = self.transform(x[:, 0].contiguous()).mean(dim=(-2, -1))  # (B, K)
@@ -75,9 +72,7 @@ class ScatteringMoments(nn.Module):
 
 def morlet_bank(shape: tuple[int, int], J: int, L: int) -> torch.Tensor:
     """kymatio's Morlet wavelets in Fourier at full resolution: ``(J L, H, W)``, index ``j L + theta``."""
-    bank = filter_bank(shape[0], shape[1], J, L)
-    psi = sorted(bank["psi"], key=lambda p: (p["j"], p["theta"]))
-    return torch.from_numpy(np.stack([p["levels"][0] for p in psi]).astype(np.float32))
+    return torch.from_numpy(morlet_bank_full_resolution(shape, J, L).astype("float32"))
 
 
 def _cov(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from scatgen.encoders.shapes import size_error
 from scatgen.errors import ConfigError
 from scatgen.studies import plots
 from scatgen.synthesis.microcanonical import phase_randomized, synthesize
@@ -19,7 +20,8 @@ from torchvision.utils import save_image
 def check_synthesis_config(model: str, size: int, J: int) -> None:
     if model not in MODELS:
         raise ConfigError(f"model={model!r} is unknown; use one of {', '.join(MODELS)}")
-    if size < 16 or size % 2**J:
+    problem = size_error(J, (size, size), periodic=True)
+    if size < 16 or problem:
         raise ConfigError(f"size={size} does not fit J={J}: the size must be >= 16 and divisible by 2^J={2**J}; "
                           f"change size or J")
 
