@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install train test test-slow test-all bench study clean
+.PHONY: install train test test-slow test-all test-gpu bench bench-gpu study clean
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,14 @@ test-slow: install
 
 test-all: install
 	$(PY) -m pytest -q -m ""
+
+# the tests marked cuda (train, evaluate, synthesize on a GPU); skipped where there is none
+test-gpu: install
+	$(PY) -m pytest -q -m cuda
+
+# every GPU benchmark and the cuda tests in one call (~5-8 min on an H200)
+bench-gpu: install
+	bash scripts/bench_gpu.sh $(PY)
 
 bench: install
 	$(PY) scripts/bench_scattering.py

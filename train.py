@@ -1,14 +1,9 @@
 """python train.py [overrides]: train a generative model (see conf/train.yaml and README.md)."""
 
-import os
-from pathlib import Path
-
 import hydra
 from omegaconf import DictConfig
 
-os.environ.setdefault("SCATGEN_ROOT", str(Path(__file__).resolve().parent))
-
-from scatgen.cli import check_command_line, exit_on_user_error  # noqa: E402
+from scatgen.cli import check_command_line, exit_on_user_error
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
@@ -20,5 +15,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    check_command_line()
+    check_command_line("train")
     main()

@@ -1,8 +1,17 @@
 """scatgen: generative networks that invert a fixed wavelet scattering transform.
 
-Pipeline (one sub-package per stage): ``data`` -> ``encoders`` (scattering ``S_J``, PCA whitening
-``L``, the on-disk code cache) -> ``models`` (the shared generator ``G`` and the LightningModules)
--> ``studies`` (metrics, figures, the final evaluation of a run).
+The package follows the pipeline, and imports only downwards (``tests/test_layout.py``):
+
+- ``storage``, ``errors``, ``devices``: atomic, verified artefacts; one-line errors; where work runs.
+- ``data``: data sets as prepared uint8 arrays (polygons, CelebA, LSUN, folders), the data module.
+- ``viz``: image grids and plots (PNG).
+- ``encoders``: the scattering ``S_J`` (fast and kymatio backends), the whitening ``L``, the code cache.
+- ``models``: the shared generator ``G``, the inverse-scattering model, the VAE and GAN baselines,
+  latent priors.
+- ``metrics``: reconstruction, feature-space distances, mode coverage, memorisation.
+- ``studies``: the study of a trained model as named parts, the report across models.
+- ``synthesis``: maximum-entropy texture synthesis from one example.
+- on top: ``config``, ``cli``, ``training``, ``pipeline`` (``train.py``), ``evaluate``, ``compare``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -2,30 +2,38 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import torch
+from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
+from scatgen.devices import cpu_precision
 from scatgen.encoders.scattering import check_scattering_config
-from scatgen.errors import ConfigError
-from scatgen.encoders.whitening import check_whitening_config
 from scatgen.encoders.shapes import scattering_out_shape
+from scatgen.encoders.whitening import check_whitening_config
+from scatgen.errors import ConfigError
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+def project_root() -> str:
+    """``${project_root:}``: ``$SCATGEN_ROOT`` if set, else the checkout that holds ``conf/`` (an
+    editable install), else the working directory."""
+    return os.environ.get("SCATGEN_ROOT") or (str(CONF_DIR.parent) if CONF_DIR.is_dir() else os.getcwd())
+
+
+OmegaConf.register_new_resolver("project_root", project_root, replace=True)
 CHECKED_GROUPS = ("data", "encoder", "whitening", "model", "trainer", "logger", "callbacks", "experiment", "hparams_search")
 
 
-def cpu_precision() -> str:
-    """``bf16-mixed`` where the CPU has native bf16 (AVX512-BF16/AMX: 2-4x faster convolutions),
-    else full ``32-true``."""
-    try:
-        return "bf16-mixed" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "32-true"
-    except (AttributeError, RuntimeError):
-        return "32-true"
-
-
+# ${cpu_precision:}: bf16-mixed where bf16 is measurably faster on this CPU, else 32-true
 OmegaConf.register_new_resolver("cpu_precision", cpu_precision, replace=True)
+
+
+def model_uses_codes(cfg: DictConfig) -> bool:
+    """Whether the model trains on cached scattering codes (its class says so)."""
+    return bool(getattr(get_class(cfg.model._target_), "uses_codes", False))
 
 
 def check_group_choices(overrides: list[str], conf_dir: Path = CONF_DIR) -> None:
@@ -41,13 +49,43 @@ def check_group_choices(overrides: list[str], conf_dir: Path = CONF_DIR) -> None
             raise ConfigError(f"{key}={value}: unknown {noun}; choose one of {', '.join(choices)} (files in {group})")
 
 
+# Settings whose type is known: a wrong one fails before any work, not inside the trainer.
+TYPED = {
+    "seed": (int, type(None)), "trainer.max_epochs": int, "trainer.max_steps": int,
+    "trainer.log_every_n_steps": int, "trainer.check_val_every_n_epoch": int,
+    "data.image_size": int, "data.n_train": (int, type(None)), "data.n_test": (int, type(None)),
+    "data.batch_size": int, "data.val_size": int, "data.num_workers": int, "data.encode_batch_size": int,
+    "encoder.J": int, "encoder.L": int, "encoder.max_order": int, "whitening.n_components": int,
+    "whitening.eps": (float, int), "model.generator.width": int, "model.latent_dim": int,
+    "model.optimizer.lr": (float, int), "model.optimizer_g.lr": (float, int), "model.optimizer_d.lr": (float, int),
+    "model.beta": (float, int), "study.n_samples": int, "study.eval_limit": (int, type(None)),
+}
+TYPE_NAMES = {int: "an integer", float: "a number", type(None): "null"}
+
+
+def check_types(cfg: DictConfig) -> None:
+    """``trainer.max_epochs=abc`` -> one line naming the key, the value and the type expected."""
+    absent = object()
+    for key, types in TYPED.items():
+        try:
+            value = OmegaConf.select(cfg, key, default=absent)
+        except Exception:  # an interpolation that only resolves inside a run (e.g. ${hydra:...})
+            continue
+        types = types if isinstance(types, tuple) else (types,)
+        if value is absent:
+            continue
+        if isinstance(value, bool) or not isinstance(value, types):
+            expected = " or ".join(TYPE_NAMES.get(t, t.__name__) for t in types)
+            raise ConfigError(f"{key}={value!r} is not {expected}; give e.g. {key}="
+                              f"{'12' if int in types else '0.001'}")
+
+
 def validate(cfg: DictConfig) -> None:
     """Check the combinations that would otherwise fail minutes into a run."""
+    check_types(cfg)
     data = cfg.data
     size = data.image_size
     try:
-        from scatgen.pipeline import model_uses_codes
-
         if cfg.get("encoder") and model_uses_codes(cfg):
             check_scattering_config(cfg.encoder.J, size, cfg.encoder.L, cfg.encoder.max_order)
             k, h, w = scattering_out_shape(cfg.encoder.J, (size, size), cfg.encoder.L, cfg.encoder.max_order)
@@ -60,3 +98,7 @@ def validate(cfg: DictConfig) -> None:
             raise ConfigError(f"data.{key}={data[key]} must be >= 1")
     if cfg.data.batch_size < 1:
         raise ConfigError(f"data.batch_size={cfg.data.batch_size} must be >= 1")
+    val_size = data.get("val_size", 0)
+    if val_size < 0 or (data.get("n_train") is not None and val_size >= data.n_train):
+        raise ConfigError(f"data.val_size={val_size} leaves no training images of data.n_train={data.get('n_train')}; "
+                          f"use data.val_size<={max((data.get('n_train') or 8) // 8, 1)}")

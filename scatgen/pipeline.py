@@ -1,10 +1,18 @@
-"""``python train.py``: compose, validate, build every stage with ``hydra.utils.instantiate``, train,
-evaluate the final model and write the run directory."""
+"""``python train.py``: the pipeline, stage by stage, as the package is laid out.
+
+1. validate the composed config (impossible settings fail here, in one line);
+2. data: render or check the data set (``scatgen.data``);
+3. encode: ``S_J x`` for every image, ``L`` fitted on the training codes (or loaded with the
+   cache), ``z = L S_J x`` stored (``scatgen.encoders.code_cache``); only for models that train
+   on codes, whose ``L`` then goes into their checkpoint;
+4. fit the model (Lightning), on the training split less the validation rows;
+5. evaluate the final model (``scatgen.studies``) and write ``metrics.json`` and the PNGs.
+"""
 
 from __future__ import annotations
 
 import inspect
-import json
+import logging
 import time
 from pathlib import Path
 
@@ -15,9 +23,16 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.syntax import Syntax
 
-from scatgen.callbacks import log_images
-from scatgen.config import validate
-from scatgen.studies.run_outputs import evaluate_run
+from scatgen.config import model_uses_codes, validate
+from scatgen.devices import resolve_device
+from scatgen.encoders.code_cache import CodeCache
+from scatgen.storage.artefacts import write_json
+from scatgen.studies.context import precision_context
+from scatgen.studies.study import TRAINING_PARTS, StudySettings, run_study
+from scatgen.errors import UserError
+from scatgen.training import FitTimer, log_images
+
+log = logging.getLogger(__name__)
 
 
 def print_config(cfg: DictConfig, out_dir: Path) -> None:
@@ -36,22 +51,39 @@ def settings_for_target(node: DictConfig) -> DictConfig:
     return OmegaConf.create({k: v for k, v in resolved.items() if k.startswith("_") or k in params})
 
 
-def model_uses_codes(cfg: DictConfig) -> bool:
-    """Whether the model trains on cached scattering codes (its class says so)."""
-    return bool(getattr(get_class(cfg.model._target_), "uses_codes", False))
-
-
 def build(cfg: DictConfig):
-    """Instantiate encoder, whitening, datamodule and model from the config."""
-    uses_codes = model_uses_codes(cfg)
-    encoder = whitening = None
-    if uses_codes:
+    """``(datamodule, model)`` from the config; a model that trains on codes gets the encoder
+    ``S_J`` and an (unfitted) whitening ``L``."""
+    datamodule = instantiate(settings_for_target(cfg.data))
+    if model_uses_codes(cfg):
         encoder = instantiate(cfg.encoder)
         whitening = instantiate(cfg.whitening, code_shape=encoder.code_shape)
-    datamodule = instantiate(settings_for_target(cfg.data), encoder=encoder, whitening=whitening, with_codes=uses_codes)
-    model_kwargs = {"encoder": encoder, "whitening": whitening} if uses_codes else {}
-    model = instantiate(cfg.model, **model_kwargs)
-    return encoder, whitening, datamodule, model
+        model = instantiate(cfg.model, encoder=encoder, whitening=whitening)
+    else:
+        model = instantiate(cfg.model)
+    return datamodule, model
+
+
+def encode_device(cfg: DictConfig) -> torch.device:
+    """Where the code cache is encoded: ``data.encode_device``, or the trainer's accelerator."""
+    return resolve_device(cfg.data.get("encode_device"), OmegaConf.select(cfg, "trainer.accelerator"))
+
+
+def code_cache(cfg: DictConfig, datamodule, model) -> CodeCache:
+    return CodeCache(cfg.data.cache_dir, datamodule.source, model.encoder, model.whitening.config(),
+                     cfg.data.code_dtype, cfg.data.encode_batch_size, encode_device(cfg))
+
+
+def encode(cfg: DictConfig, datamodule, model) -> None:
+    """Stage 3: ``z = L S_J x`` of both splits, attached to the data module; ``model.whitening``
+    leaves fitted (on the training codes, or loaded from the cache built with the same config)."""
+    if not getattr(model, "uses_codes", False):
+        return
+    t = time.perf_counter()
+    codes = code_cache(cfg, datamodule, model).load_or_build(model.whitening)
+    datamodule.attach_codes(codes)
+    log.info("codes ready in %.1f s: z of %d numbers per image, whitening %s", time.perf_counter() - t,
+             model.whitening.z_dim, model.whitening.digest())
 
 
 def train(cfg: DictConfig) -> float | None:
@@ -64,44 +96,65 @@ def train(cfg: DictConfig) -> float | None:
         L.seed_everything(cfg.seed, workers=True)
     torch.set_float32_matmul_precision("high")
 
-    _, _, datamodule, model = build(cfg)
+    datamodule, model = build(cfg)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers, default_root_dir=str(out_dir))
     for logger in loggers:  # the whole resolved config, not only the model's hyper-parameters
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-
     if trainer.world_size > 1:
         pin_ddp_run_dir(out_dir)
-    # Data and code cache first (rank 0 under DDP), so the fit timer measures training alone.
-    t0 = time.perf_counter()
-    if trainer.is_global_zero:
-        datamodule.prepare_data()
-    prep_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-    fit_s = time.perf_counter() - t0
 
-    metrics = {}
-    if trainer.is_global_zero:
-        extra = {"time/prepare_s": prep_s, "time/fit_s": fit_s, "epochs": trainer.current_epoch,
-                 "steps": trainer.global_step, "model": cfg.model._target_.rsplit(".", 1)[-1]}
-        extra.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")})
-        eval_limit = cfg.get("eval_limit") or getattr(model, "default_eval_limit", None)
-        metrics = evaluate_run(model, datamodule, out_dir, eval_limit=eval_limit, seed=cfg.get("seed") or 0,
-                               extra=extra, precision=trainer.precision_plugin.forward_context)
-        metrics["time/total_s"] = time.perf_counter() - start
-        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        for logger in trainer.loggers:
-            logger.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))}, step=trainer.global_step)
-            logger.save()
-        for name in ("samples", "interpolations"):
-            log_images(trainer, name, out_dir / f"{name}.png")
-        print(f"[scatgen] train/psnr={metrics['train/psnr']:.2f} dB  test/psnr={metrics['test/psnr']:.2f} dB  "
-              f"fit {fit_s:.0f}s  total {metrics['time/total_s']:.0f}s  -> {out_dir}")
-    finish_wandb(trainer)
-    value = trainer.callback_metrics.get(cfg.get("optimized_metric") or "val/psnr")
-    return float(value) if value is not None else None
+    # Data and codes first (every rank: rank 0 builds, the others find the artefacts complete),
+    # so that the fit timer measures training alone.
+    t0 = time.perf_counter()
+    datamodule.prepare_data()
+    datamodule.setup("fit")  # the split sizes are checked here, before the encoding stage
+    encode(cfg, datamodule, model)
+    prep_s = time.perf_counter() - t0
+    metric = cfg.get("optimized_metric") or "val/psnr"
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        if metric not in trainer.callback_metrics:  # stopped (max_steps) before any validation: validate now
+            trainer.validate(model, datamodule=datamodule, verbose=False)
+        if trainer.is_global_zero:
+            evaluate_final_model(cfg, trainer, model, datamodule, out_dir, prep_s, start)
+    finally:
+        finish_wandb(trainer)
+    value = trainer.callback_metrics.get(metric)
+    if value is None:
+        raise UserError(f"optimized_metric={metric} was never logged; use one of "
+                        f"{', '.join(sorted(k for k in trainer.callback_metrics if k.startswith('val/')))}")
+    return float(value)
+
+
+def fit_seconds(trainer: L.Trainer) -> float:
+    """Training wall time of the run, resumed parts included (``FitTimer``)."""
+    timers = [c for c in trainer.callbacks if isinstance(c, FitTimer)]
+    return timers[0].elapsed() if timers else float("nan")
+
+
+def evaluate_final_model(cfg: DictConfig, trainer: L.Trainer, model, datamodule, out_dir: Path, prep_s: float,
+                         start: float) -> dict:
+    """Stage 5: the training parts of the study on the final model, then ``metrics.json``."""
+    fit_s = fit_seconds(trainer)
+    metrics = {"time/prepare_s": prep_s, "time/fit_s": fit_s, "epochs": trainer.current_epoch,
+               "steps": trainer.global_step, "model": type(model).__name__}
+    metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")})
+    settings = StudySettings.from_config(cfg.study, parts=TRAINING_PARTS, n_samples=64,
+                                         cache_dir=str(cfg.paths.cache_dir))
+    precision = precision_context(str(trainer.precision), model.device)
+    metrics.update(run_study(model, datamodule, out_dir, settings, precision=precision))
+    metrics["time/total_s"] = time.perf_counter() - start
+    write_json(out_dir / "metrics.json", metrics)
+    for logger in trainer.loggers:
+        logger.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))}, step=trainer.global_step)
+        logger.save()
+    for name in ("samples", "interpolations"):
+        log_images(trainer, name, out_dir / f"{name}.png")
+    log.info("train/psnr=%.2f dB  test/psnr=%.2f dB  fit %.0fs  total %.0fs  -> %s", metrics["train/psnr"],
+             metrics["test/psnr"], fit_s, metrics["time/total_s"], out_dir)
+    return metrics
 
 
 def pin_ddp_run_dir(out_dir: Path) -> None:

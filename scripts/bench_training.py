@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from scatgen.config import cpu_precision
+from scatgen.devices import cpu_precision
 from scatgen.data.datamodule import GenerativeDataModule
 from scatgen.data.polygons import Polygons
 from scatgen.encoders.scattering import Scattering

@@ -25,7 +25,7 @@ import numpy as np
 
 
 def write_codes(path: Path, n: int, dim: int, rank: int = 1024, seed: int = 0) -> None:
-    from scatgen.data.arrays import NpyWriter
+    from scatgen.storage.arrays import NpyWriter
 
     rng = np.random.default_rng(seed)
     rank = min(rank, dim)
@@ -41,7 +41,7 @@ def write_codes(path: Path, n: int, dim: int, rank: int = 1024, seed: int = 0) -
 def fit_once(path: str, solver: str, components: int) -> dict:
     import torch
 
-    from scatgen.data.arrays import npy_rows
+    from scatgen.storage.arrays import npy_rows
     from scatgen.encoders.code_cache import CodeCache
     from scatgen.encoders.whitening import PCAWhitening
 

@@ -9,19 +9,16 @@ Takes the same config as train.py; training then reads the prepared array (under
 no array that looks complete and starts over cleanly.
 """
 
-import os
+import logging
 import sys
-from pathlib import Path
 
 import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-ROOT = Path(__file__).resolve().parent.parent
-os.environ.setdefault("SCATGEN_ROOT", str(ROOT))
-sys.path.insert(0, str(ROOT))
+from scatgen.cli import check_command_line, exit_on_user_error
 
-from scatgen.cli import check_command_line, exit_on_user_error  # noqa: E402
+log = logging.getLogger("scatgen.prepare")
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
@@ -31,11 +28,11 @@ def main(cfg: DictConfig) -> None:
     directory = source.prepare()
     counts = {split: len(source.split(split)[0]) for split in ("train", "test")}
     skipped = {k: len(v) for k, v in source.manifest.get("skipped", {}).items()}
-    print(f"[scatgen] {source.name}: {counts['train']} train and {counts['test']} test images at "
-          f"{source.image_size}x{source.image_size} in {directory}" + (f"; skipped {skipped}" if any(skipped.values()) else ""))
+    log.info("%s: %d train and %d test images at %dx%d in %s%s", source.name, counts["train"], counts["test"],
+             source.image_size, source.image_size, directory, f"; skipped {skipped}" if any(skipped.values()) else "")
 
 
 if __name__ == "__main__":
-    check_command_line()
-    sys.argv.append("hydra.run.dir=${paths.log_dir}/prepare/${now:%Y-%m-%d_%H-%M-%S}")
+    check_command_line("train")
+    sys.argv.append("hydra.run.dir=${paths.log_dir}/prepare/${now:%Y-%m-%d_%H-%M-%S}_${run_tag:}")
     main()

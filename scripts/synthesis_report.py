@@ -2,14 +2,12 @@
 built-in texture with the three models and write docs/synthesis.md with its figures."""
 
 import argparse
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from scatgen.synthesis.report import synthesis_report  # noqa: E402
-from scatgen.synthesis.textures import BUILTIN  # noqa: E402
+from scatgen.synthesis.report import synthesis_report
+from scatgen.synthesis.textures import BUILTIN
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -52,7 +52,7 @@ def test_prepared_once_and_reused(tmp_path):
     assert Polygons(tmp_path, image_size=32, n_train=16, n_test=8, seed=1).prepare() != d
 
 
-def test_corrupt_prepared_file_is_rebuilt(tmp_path, capsys):
+def test_corrupt_prepared_file_is_rebuilt(tmp_path, caplog):
     p = Polygons(tmp_path, image_size=32, n_train=16, n_test=8)
     d = p.prepare()
     good = np.load(d / "train_images.npy").copy()
@@ -60,7 +60,7 @@ def test_corrupt_prepared_file_is_rebuilt(tmp_path, capsys):
         f.truncate(1000)
     q = Polygons(tmp_path, image_size=32, n_train=16, n_test=8)
     q.prepare()
-    assert "rebuilding" in capsys.readouterr().out
+    assert "rebuilding" in caplog.text
     assert np.array_equal(q.split("train")[0], good)
 
 

@@ -132,10 +132,10 @@ def test_lsun_missing_is_one_line(tmp_path):
         LSUNBedroom(tmp_path, prepared_dir=tmp_path / "p").prepare()
 
 
-def test_image_folder_skips_and_reports_corrupt_files(folder_root, tmp_path, capsys):
+def test_image_folder_skips_and_reports_corrupt_files(folder_root, tmp_path, caplog):
     src = ImageFolder(folder_root, image_size=16, n_test=3, prepared_dir=tmp_path / "prep", num_workers=0)
     src.prepare()
-    out = capsys.readouterr().out
+    out = caplog.text
     n_train, n_test = len(src.split("train")[0]), len(src.split("test")[0])
     assert n_train + n_test == 12  # 15 files, 3 unreadable
     skipped = src.manifest["skipped"]["train"] + src.manifest["skipped"]["test"]
@@ -164,12 +164,12 @@ def test_interrupted_preparation_leaves_nothing_complete(folder_root, tmp_path, 
 def test_train_runs_on_the_celeba_fixture(celeba_root, tmp_path):
     cmd = [sys.executable, str(ROOT / "train.py"), "data=celeba", f"data.root={celeba_root}", "trainer.max_steps=2",
            f"paths.root_dir={tmp_path}", "data.image_size=32", "encoder.J=3", "encoder.compile=false", "whitening.n_components=8",
-           "model.generator.width=8", "data.batch_size=8", "callbacks.progress_bar.refresh_rate=0"]
+           "model.generator.width=8", "data.batch_size=8", "data.val_size=4", "callbacks.progress_bar.refresh_rate=0"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = next((tmp_path / "logs" / "train" / "runs").glob("*/metrics.json"))
     m = json.loads(metrics.read_text())
-    assert m["steps"] == 2 and m["n_eval/train"] == 20 and m["n_eval/test"] == 5
+    assert m["steps"] == 2 and m["n_eval/train"] == 16 and m["n_eval/test"] == 5  # 4 of 20 for validation
 
 
 def test_prepare_script_reports_missing_data_in_one_line(tmp_path):
@@ -178,3 +178,26 @@ def test_prepare_script_reports_missing_data_in_one_line(tmp_path):
     assert proc.returncode == 2
     last = proc.stderr.strip().splitlines()
     assert len(last) == 1 and last[0].startswith("error: CelebA not found") and "Traceback" not in proc.stderr
+
+
+def test_a_test_split_that_takes_every_image_names_data_n_test(folder_root, tmp_path):
+    from scatgen.errors import ConfigError
+
+    src = ImageFolder(folder_root, image_size=16, n_test=15, prepared_dir=tmp_path / "prep", num_workers=0)
+    with pytest.raises(ConfigError, match=r"data.n_test=15 takes all 15 files of .*leaving none to train on; use data.n_test<=14"):
+        src.prepare()
+
+
+def test_an_lsun_split_that_leaves_no_training_image_names_data_n_test(lsun_root, tmp_path):
+    from scatgen.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"data.n_test=1024 takes all 24 images of .*use data.n_test<=23"):
+        LSUNBedroom(lsun_root, image_size=16, prepared_dir=tmp_path / "p", num_workers=0).prepare()
+
+
+@pytest.mark.parametrize("cls", [ImageFolder, CelebA])
+def test_a_root_that_is_a_file_says_so(tmp_path, cls):
+    afile = tmp_path / "images.zip"
+    afile.write_bytes(b"PK")
+    with pytest.raises(DataNotFound, match=r"data.root=.*images.zip is a file, not a folder"):
+        cls(afile, image_size=16, prepared_dir=tmp_path / "p", num_workers=0).prepare()

@@ -1,16 +1,19 @@
-"""scripts/evaluate.py and scripts/compare.py end to end on a tiny trained run."""
+"""scripts/evaluate.py and scripts/compare.py end to end on a tiny trained run, and the study's
+promises: a loaded model encodes without data, the same inputs give the same FID and KID."""
 
 import json
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import torch
 
-from conftest import ROOT, TINY
+from conftest import ROOT, TINY, compose_cfg
 
 STUDY = ["study.n_samples=96", "study.n_pairs=2", "study.steps=4", "study.feature_J=2", "study.feature_components=8",
-         "study.kid_subset_size=32", "study.classifier_steps=800", "study.mode_min_count=2"]
+         "study.kid_subset_size=32", "study.classifier_steps=800", "study.mode_min_count=2", "study.gmm_components=4"]
 
 
 def _run(args):
@@ -21,7 +24,7 @@ def _run(args):
 def _train(tmp_path, model):
     overrides = [o for o in TINY if not o.startswith("callbacks.progress_bar")] + ["data.n_test=256"]
     if model == "gan":
-        overrides += ["model.inversion.steps=5", "model.inversion.restarts=1", "eval_limit=32"]
+        overrides += ["model.inversion.steps=5", "model.inversion.restarts=1", "study.eval_limit=32"]
     r = _run([ROOT / "train.py", f"model={model}", f"paths.root_dir={tmp_path}", "hydra.run.dir=" + str(tmp_path / "run"),
               *overrides])
     assert r.returncode == 0, r.stderr[-2000:]
@@ -45,12 +48,18 @@ def test_evaluate_and_compare_write_metrics_figures_and_report(tmp_path, model):
     for key in ("train/psnr", "test/psnr", "gap/psnr", "sample/fid", "sample/kid", "sample/precision", "sample/recall",
                 "sample/density", "sample/coverage", "data/fid", "modes/modes_covered", "modes/jsd",
                 "modes/good_fraction", "classifier/test_accuracy", "interp/jump", "interp/path_ratio",
-                "nn/samples/pixel_mean", "nn/test/pixel_mean"):
+                "nn/samples/pixel_mean", "nn/test/pixel_mean", "per_mode/forgotten", "resolution/high_frequency_ratio",
+                "resolution/psnr_edges", "resolution/psnr_flat", "sample/high_frequency_ratio",
+                "sampler/gmm/precision", "sampler/empirical/confident", "sampler/gaussian/modes_covered"):
         assert key in m, key
+    assert len(m["per_mode/psnr"]) == 48 and m["per_mode/modes_seen"] >= 40  # 256 test images
+    assert m["per_mode/psnr_min"] <= m["per_mode/psnr_median"] <= m["per_mode/psnr_max"]
+    assert 0 < m["resolution/high_frequency_ratio"] < 2 and 0 < m["resolution/psnr_edges"] < 60
     assert m["classifier/test_accuracy"] >= 0.95 and 0 <= m["modes/modes_covered"] <= 48
     assert m["data/fid"] < m["sample/fid"]  # real training images are closer to the test set than 2-epoch samples
-    for png in ("samples", "interpolations", "crossfades", "interpolation_smoothness", "psnr_histogram",
-                "mode_histogram", "memorisation_pixel", "nearest_neighbours", "reconstructions_test"):
+    for png in ("samples", "samplers", "interpolations", "crossfades", "interpolation_smoothness", "psnr_histogram",
+                "mode_histogram", "memorisation_pixel", "nearest_neighbours", "reconstructions_test", "per_mode_psnr",
+                "power_spectrum"):
         assert (out / f"{png}.png").stat().st_size > 1000, png
     assert "| test PSNR (dB) |" in (out / "summary.md").read_text()
 
@@ -59,7 +68,9 @@ def test_evaluate_and_compare_write_metrics_figures_and_report(tmp_path, model):
               f"hydra.run.dir={tmp_path / 'compare'}"])
     assert r.returncode == 0, r.stderr[-2000:]
     report = (report_dir / "report.md").read_text()
-    assert "| modes covered (of 48) |" in report and (report_dir / "mode_histogram.png").exists()
+    assert report.splitlines()[2].startswith("**Answer")  # the answer opens the report
+    assert "| modes covered (of 48) |" in report and "| forgotten modes (of 48) |" in report
+    assert (report_dir / "mode_histogram.png").exists() and (report_dir / "per_mode_psnr.png").exists()
 
 
 def test_evaluate_without_a_checkpoint_is_one_line(tmp_path):
@@ -67,3 +78,52 @@ def test_evaluate_without_a_checkpoint_is_one_line(tmp_path):
     assert r.returncode == 2
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ckpt_path=") and "does not exist" in last
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from scatgen.pipeline import train
+
+    from omegaconf import OmegaConf
+
+    tmp = tmp_path_factory.mktemp("study")
+    cfg = compose_cfg(tmp, ["trainer.max_epochs=1", "data.n_test=128"])
+    train(cfg)
+    (tmp / "run" / ".hydra").mkdir()
+    OmegaConf.save(cfg, tmp / "run" / ".hydra" / "config.yaml")  # as a Hydra app run would (compose does not)
+    return tmp / "run"
+
+
+def test_a_loaded_model_encodes_new_images_without_a_data_module(trained):
+    """``L`` travels in the checkpoint: the model encodes right after loading, and its codes are
+    the cached ones (same ``L``).  Planted bug it catches: whitening buffers left out of the
+    checkpoint (``encode`` then fails: not fitted)."""
+    from scatgen.data.datasets import images_to_tensor
+    from scatgen.evaluate import load_model
+    from scatgen.pipeline import code_cache, build
+
+    cfg, datamodule, model = load_model(trained / "checkpoints/last.ckpt", with_data=False)
+    assert datamodule is None
+    dm, fresh = build(cfg)
+    dm.prepare_data()
+    images = images_to_tensor(np.asarray(dm.source.split("test")[0][:8]))
+    z = model.encode(images)
+    cached = code_cache(cfg, dm, fresh).load_or_build(fresh.whitening)["test"][:8]
+    assert torch.allclose(z, torch.from_numpy(np.asarray(cached)), atol=1e-4)
+
+
+def test_the_same_inputs_give_the_same_fid_and_kid(trained, tmp_path):
+    """Planted bug it catches: KID's subsets drawn from the unseeded global RNG (real-data KID
+    moved from -1.77 to -2.13 between identical runs)."""
+    from scatgen.evaluate import load_model
+    from scatgen.studies.study import StudySettings, run_study
+
+    _, datamodule, model = load_model(trained / "checkpoints/last.ckpt")
+    settings = StudySettings(parts=("samples", "distribution"), n_samples=96, feature_J=2, feature_components=8,
+                             kid_subset_size=32)
+    runs = []
+    for i in range(2):
+        torch.manual_seed(i)  # a different global RNG state each time
+        runs.append(run_study(model, datamodule, tmp_path / str(i), settings))
+    for key in ("sample/fid", "sample/kid", "data/fid", "data/kid", "sample/precision"):
+        assert runs[0][key] == runs[1][key], key

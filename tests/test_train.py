@@ -8,8 +8,8 @@ from hydra.utils import instantiate
 
 from conftest import ROOT, compose_cfg
 from scatgen.config import ConfigError, check_group_choices, validate
-from scatgen.pipeline import build, train
-from scatgen.studies.reconstruction import reconstruction_scores
+from scatgen.metrics.reconstruction import reconstruction_scores
+from scatgen.pipeline import build, encode, train
 
 GROUPS = {
     "data": ["polygons"], "encoder": ["scattering"], "whitening": ["pca"], "model": ["inverse_scattering"],
@@ -30,26 +30,27 @@ def test_every_config_group_composes_and_instantiates(tmp_path, group, choice):
         instantiate(c)
     for c in (cfg.get("logger") or {}).values():
         instantiate(c)
-    encoder, whitening, datamodule, model = build(cfg)
-    assert model.generator.z_dim == whitening.z_dim == 48
+    datamodule, model = build(cfg)
+    assert model.generator.z_dim == model.whitening.z_dim == 48
     instantiate(cfg.trainer, logger=False)
 
 
 def test_training_learns_and_writes_the_run(tmp_path):
     cfg = compose_cfg(tmp_path, ["trainer.max_epochs=8", "data.batch_size=16"])
-    encoder, whitening, dm, model = build(cfg)
+    dm, model = build(cfg)
     dm.prepare_data()
+    encode(cfg, dm, model)
     dm.setup()
     before = reconstruction_scores(model, dm.split_loader("test"))["psnr"].mean().item()
     train(cfg)
     out = tmp_path / "run"
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test/psnr"] > before + 5.0, (before, metrics)  # learning happens: +5 dB at least
-    assert metrics["n_eval/test"] == 64 and metrics["n_eval/train"] == 256
+    assert metrics["n_eval/test"] == 64 and metrics["n_eval/train"] == 256 - 64  # validation rows held out
     for name in ("samples.png", "interpolations.png", "config_tree.yaml", "checkpoints/last.ckpt",
-                 "images/recon_test_epoch000.png", "images/recon_train_epoch007.png", "csv/metrics.csv"):
+                 "images/recon_val_epoch000.png", "images/recon_train_epoch007.png", "csv/metrics.csv"):
         assert (out / name).exists(), name
-    ckpt = torch.load(out / "checkpoints/last.ckpt", map_location="cpu", weights_only=False)
+    ckpt = torch.load(out / "checkpoints/last.ckpt", map_location="cpu", weights_only=True)
     assert any(k.startswith("whitening.components") for k in ckpt["state_dict"])
     assert not any(k.startswith("encoder.") for k in ckpt["state_dict"])
 
@@ -57,11 +58,11 @@ def test_training_learns_and_writes_the_run(tmp_path):
 def test_resume_continues_the_step_count(tmp_path):
     train(compose_cfg(tmp_path, ["trainer.max_epochs=1"]))
     ckpt = tmp_path / "run/checkpoints/last.ckpt"
-    steps = torch.load(ckpt, map_location="cpu", weights_only=False)["global_step"]
-    assert steps == 8
+    steps = torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"]
+    assert steps == 6  # 192 training rows (256 less 64 for validation) in batches of 32
     resumed = tmp_path / "resumed"
     train(compose_cfg(tmp_path, ["trainer.max_epochs=2", f"ckpt_path={ckpt}", f"paths.output_dir={resumed}"]))
-    assert json.loads((resumed / "metrics.json").read_text())["steps"] == 16
+    assert json.loads((resumed / "metrics.json").read_text())["steps"] == 12
 
 
 def test_same_seed_same_result(tmp_path):

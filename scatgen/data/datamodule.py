@@ -1,13 +1,13 @@
-"""The LightningDataModule shared by all models: images, and whitened codes when a model needs them.
+"""The LightningDataModule shared by all models: images, and the whitened codes ``z`` when the
+pipeline attaches them (``attach_codes``; the data package knows nothing of encoders).
 
-``prepare_data`` (rank 0 only under DDP) renders or checks the data set and builds the code
-cache; ``setup`` opens both as memory maps on every process.  Validation uses the first
-``val_size`` test images; the final evaluation of a run uses the full splits.
+``prepare_data`` renders or checks the data set; ``setup`` opens it as memory maps on every
+process.  Validation holds out the last ``val_size`` images of the *training* split (never the
+test split, so that checkpoint selection and sweeps never see test images); the model trains on
+the rest.  The final evaluation of a run uses the full train and test splits.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -16,40 +16,50 @@ from torch.utils.data import DataLoader
 
 from scatgen.data.datasets import ArrayDataset, identity_collate
 from scatgen.data.source import ImageSource
-from scatgen.encoders.code_cache import CodeCache
-from scatgen.encoders.scattering import Scattering
-from scatgen.encoders.whitening import PCAWhitening
+from scatgen.errors import ConfigError
+
+SPLITS = ("train", "val", "test")
 
 
 class GenerativeDataModule(L.LightningDataModule):
-    def __init__(self, source: ImageSource, batch_size: int = 64, num_workers: int = 0, val_size: int = 1024,
-                 cache_dir: str | Path = "data/cache", code_dtype: str = "float32", encode_batch_size: int = 64,
-                 encoder: Scattering | None = None, whitening: PCAWhitening | None = None, with_codes: bool = True,
-                 encode_device: str = "cpu"):
+    def __init__(self, source: ImageSource, batch_size: int = 64, num_workers: int = 0, val_size: int = 1024):
         super().__init__()
         self.source, self.batch_size, self.num_workers, self.val_size = source, batch_size, num_workers, val_size
-        self.with_codes = with_codes and encoder is not None and whitening is not None
-        self.cache = CodeCache(cache_dir, source, encoder, whitening, code_dtype, encode_batch_size, encode_device) \
-            if self.with_codes else None
-        self.codes: dict[str, np.ndarray] = {}
+        self.codes: dict[str, np.ndarray] | None = None
+
+    def attach_codes(self, codes: dict[str, np.ndarray] | None) -> None:
+        """``{"train": z, "test": z}`` aligned with the images (or ``None``: images only)."""
+        self.codes = codes
 
     def prepare_data(self) -> None:
         self.source.prepare()
-        if self.cache is not None:
-            self.cache.load_or_build()
 
     def setup(self, stage: str | None = None) -> None:
         self.source.prepare()
-        if self.cache is not None and not self.codes:
-            self.codes = self.cache.load_or_build()
+        n = len(self.source.split("train")[0])
+        if not 0 <= self.val_size < n:
+            raise ConfigError(f"data.val_size={self.val_size} leaves no training images out of the {n} of the "
+                              f"train split; use data.val_size<={max(n // 8, 1)}")
+
+    def _rows(self, split: str) -> slice:
+        """The rows of the source's split that make ``split``: val is the tail of train."""
+        n = len(self.source.split("train" if split == "val" else split)[0])
+        if split == "train":
+            return slice(0, n - self.val_size)
+        if split == "val":
+            return slice(n - self.val_size, n)
+        return slice(0, n)
 
     def dataset(self, split: str, limit: int | None = None) -> ArrayDataset:
-        images, labels = self.source.split(split)
-        codes = self.codes.get(split) if self.with_codes else None
+        if split not in SPLITS:
+            raise ValueError(f"split={split!r} is unknown; use one of {', '.join(SPLITS)}")
+        stored = "train" if split == "val" else split
+        rows = self._rows(split)
         if limit is not None:
-            images, codes = images[:limit], (codes[:limit] if codes is not None else None)
-            labels = labels[:limit] if labels is not None else None
-        return ArrayDataset(images, codes, labels)
+            rows = slice(rows.start, min(rows.stop, rows.start + limit))
+        images, labels = self.source.split(stored)
+        codes = self.codes[stored][rows] if self.codes is not None else None
+        return ArrayDataset(images[rows], codes, labels[rows] if labels is not None else None)
 
     def _loader(self, dataset: ArrayDataset, shuffle: bool, drop_last: bool = False) -> DataLoader:
         return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, drop_last=drop_last,
@@ -61,7 +71,7 @@ class GenerativeDataModule(L.LightningDataModule):
         return self._loader(dataset, shuffle=True, drop_last=len(dataset) > self.batch_size)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.dataset("test", self.val_size), shuffle=False)
+        return self._loader(self.dataset("val"), shuffle=False)
 
     def split_loader(self, split: str, limit: int | None = None) -> DataLoader:
         """Deterministic loader over a whole split (for the final evaluation)."""
@@ -69,4 +79,5 @@ class GenerativeDataModule(L.LightningDataModule):
 
     def fixed_batch(self, split: str, n: int = 16) -> tuple[torch.Tensor, ...]:
         """The first ``n`` items of a split: the same images in every grid of a run."""
-        return self.dataset(split, n).__getitems__(list(range(min(n, len(self.source.split(split)[0])))))
+        dataset = self.dataset(split, n)
+        return dataset.__getitems__(list(range(len(dataset))))

@@ -10,6 +10,7 @@ recorded, never silently replaced.
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -18,20 +19,26 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from scatgen.data.arrays import NpyWriter
+from scatgen.storage.arrays import NpyWriter
+
+log = logging.getLogger(__name__)
 
 DECODE_ERRORS = (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
-def crop_resize(img: Image.Image, size: int, crop: int | None = None) -> np.ndarray:
-    """Centre square crop (side ``crop`` or the short side), Lanczos resize, RGB uint8 ``(S, S, 3)``."""
+def center_square(img: Image.Image, size: int, crop: int | None = None) -> Image.Image:
+    """Centre square crop (side ``crop`` or the short side), then a Lanczos resize to ``size``
+    (anti-aliased when shrinking), in the image's own mode (``F`` keeps float precision)."""
     w, h = img.size
     side = min(w, h) if crop is None else min(crop, w, h)
     left, top = (w - side) // 2, (h - side) // 2
-    img = img.convert("RGB").crop((left, top, left + side, top + side))
-    if side != size:
-        img = img.resize((size, size), Image.LANCZOS)
-    return np.asarray(img, dtype=np.uint8)
+    img = img.crop((left, top, left + side, top + side))
+    return img if side == size else img.resize((size, size), Image.LANCZOS)
+
+
+def crop_resize(img: Image.Image, size: int, crop: int | None = None) -> np.ndarray:
+    """``center_square`` of the RGB image: uint8 ``(S, S, 3)``."""
+    return np.asarray(center_square(img.convert("RGB"), size, crop), dtype=np.uint8)
 
 
 def open_image(source: str | Path | bytes) -> Image.Image:
@@ -84,4 +91,4 @@ def decode_to_npy(path: Path, dataset: DecodeDataset, num_workers: int = 0, desc
 def report_skipped(skipped: list[str], total: int, what: str) -> None:
     if skipped:
         first = "; ".join(skipped[:3])
-        print(f"[scatgen] skipped {len(skipped)} unreadable image(s) of {total} in {what} (first: {first})")
+        log.warning("skipped %d unreadable image(s) of %d in %s (first: %s)", len(skipped), total, what, first)

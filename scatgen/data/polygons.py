@@ -15,9 +15,11 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
-from scatgen.data.arrays import NpyWriter, save_npy, write_manifest
+from scatgen.storage.arrays import NpyWriter, save_npy
+from scatgen.storage.artefacts import write_manifest
 from scatgen.data.source import ImageSource
 
+COLOUR_NAMES = ["red", "green", "yellow", "blue", "orange", "purple", "cyan", "magenta"]
 PALETTE = np.array(
     [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200),
      (245, 130, 48), (145, 30, 180), (70, 240, 240), (240, 50, 230)], dtype=np.uint8
@@ -63,6 +65,7 @@ class Polygons(ImageSource):
     """The built-in data set: no download, rendered once into ``<root>/polygons/``."""
 
     name = "polygons"
+    n_modes = N_MODES
 
     def __init__(self, root: str | Path = "data", image_size: int = 64, n_train: int = 8192, n_test: int = 1024,
                  seed: int = 0, supersample: int = 4):
@@ -72,6 +75,19 @@ class Polygons(ImageSource):
         if n_train < 1 or n_test < 1:
             raise ValueError(f"data.n_train={n_train} and data.n_test={n_test} must both be >= 1")
         self.seed, self.supersample = seed, supersample
+
+    def modes_of(self, labels: np.ndarray | None) -> np.ndarray | None:
+        return None if labels is None else mode_index(np.asarray(labels))
+
+    def mode_axes(self):
+        return ("vertices", list(range(MIN_VERTICES, MAX_VERTICES + 1))), ("colour", COLOUR_NAMES)
+
+    def render_labelled(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        images, labels, _ = render_polygons(n, self.image_size, rng, self.supersample)
+        return images, mode_index(labels)
+
+    def rendering_key(self) -> dict:
+        return {"source": self.name, "image_size": self.image_size, "supersample": self.supersample}
 
     def config(self) -> dict:
         return {"image_size": self.image_size, "n_train": self.n_train, "n_test": self.n_test,

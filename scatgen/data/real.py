@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from scatgen.data.arrays import write_manifest
+from scatgen.storage.artefacts import write_manifest
 from scatgen.data.decode import DecodeDataset, decode_to_npy, report_skipped
 from scatgen.data.source import ImageSource
-from scatgen.errors import DataNotFound
+from scatgen.errors import ConfigError, DataNotFound
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".ppm", ".tif", ".tiff")
 
@@ -45,14 +45,25 @@ class PreparedSource(ImageSource):
         """``{split: (items, reader)}``: what to decode for each split."""
         raise NotImplementedError
 
+    def _check_root(self) -> None:
+        if self.raw_root.exists() and not self.raw_root.is_dir():
+            raise DataNotFound(f"data.root={self.raw_root} is a file, not a folder: point data.root at the folder that "
+                               f"holds the {self.name} data ({self.prepare_hint()})")
+
     def _build(self, directory: Path) -> None:
+        self._check_root()
+        splits = self._splits()
+        if not splits["train"][0]:
+            raise ConfigError(f"the test split takes every image of {self.raw_root} ({len(splits['test'][0])} with "
+                              f"data.n_test={self.n_test}), leaving none to train on; lower data.n_test")
         names, skipped_all, counts = [], {}, {}
-        for split, (items, reader) in self._splits().items():
+        for split, (items, reader) in splits.items():
             dataset = DecodeDataset(items, self.image_size, self.crop, reader)
             rows, skipped = decode_to_npy(directory / f"{split}_images.npy", dataset, self.num_workers, f"prepare {split}")
             report_skipped(skipped, len(items), f"{self.name} {split}")
             if rows == 0:
-                raise DataNotFound(f"no readable images for the {split} split of {self.raw_root}; see the skipped files above")
+                raise DataNotFound(f"none of the {len(items)} files of the {split} split of {self.raw_root} is a readable "
+                                   f"image ({len(skipped)} skipped: see the warning above)")
             names.append(f"{split}_images")
             skipped_all[split], counts[split] = skipped, rows
         write_manifest(directory, names, {"key": self.key, "source": self.name, "config": self.config(),
@@ -132,6 +143,7 @@ class ImageFolder(PreparedSource):
         return {"test_fraction": self.test_fraction, "seed": self.seed, "files": self._fingerprint()}
 
     def _files(self) -> list[Path]:
+        self._check_root()
         if not self.raw_root.is_dir():
             raise DataNotFound(f"image folder {self.raw_root} does not exist; point data.root at a folder tree of images "
                                f"({', '.join(IMAGE_EXTENSIONS)}) and run {self.prepare_hint()}")
@@ -154,6 +166,9 @@ class ImageFolder(PreparedSource):
         files = self._files()
         order = np.random.default_rng(self.seed).permutation(len(files))
         n_test = self.n_test if self.n_test is not None else max(1, round(self.test_fraction * len(files)))
+        if n_test >= len(files):
+            raise ConfigError(f"data.n_test={n_test} takes all {len(files)} files of {self.raw_root}, leaving none to "
+                              f"train on; use data.n_test<={len(files) - 1} (10% is {max(1, len(files) // 10)})")
         test = [files[i] for i in order[:n_test]]
         train = _limit([files[i] for i in order[n_test:]], self.n_train)
         return {"train": (train, None), "test": (test, None)}
@@ -236,7 +251,11 @@ class LSUNBedroom(PreparedSource):
         keys = lmdb_keys(train_db, self.root / self.name)
         order = np.random.default_rng(self.seed).permutation(len(keys))
         if self.test_from == "train":
-            n_test = min(self.n_test or 0, len(keys) - 1)
+            n_test = self.n_test or 0
+            if n_test >= len(keys):
+                raise ConfigError(f"data.n_test={n_test} takes all {len(keys)} images of {train_db}, leaving none to "
+                                  f"train on; use data.n_test<={len(keys) - 1} (10% is {max(1, len(keys) // 10)}) "
+                                  "or data.source.test_from=val")
             test_keys, train_keys = [keys[i] for i in order[:n_test]], [keys[i] for i in order[n_test:]]
             test = (test_keys, LMDBReader(train_db))
         else:

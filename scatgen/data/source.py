@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock
-
-from scatgen.data.arrays import CorruptArrays, atomic_write_dir, config_hash, read_verified
+from scatgen.storage.artefacts import atomic_write_dir, config_hash, load_or_build, read_verified
 
 SPLITS = ("train", "test")
 
@@ -21,6 +19,7 @@ class ImageSource:
 
     name = "source"
     channels = 3
+    n_modes = 0  # > 0: images carry mode labels (polygons: 48), for the mode-dropping study
 
     def __init__(self, root: str | Path, image_size: int, n_train: int | None, n_test: int | None):
         self.root = Path(root)
@@ -44,17 +43,12 @@ class ImageSource:
         return self.root / self.name / f"{self.image_size}px-{self.key}"
 
     def prepare(self) -> Path:
-        """Build the arrays if they are missing or corrupt; idempotent and safe across processes."""
-        self.directory.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.directory) + ".lock"):
-            if self.directory.exists():
-                try:
-                    self.manifest, self._arrays = read_verified(self.directory, {"key": self.key})
-                    return self.directory
-                except CorruptArrays as err:
-                    print(f"[scatgen] prepared data is unusable ({err}); rebuilding {self.directory}")
-            atomic_write_dir(self.directory, self._build)
-            self.manifest, self._arrays = read_verified(self.directory, {"key": self.key})
+        """Build the arrays if they are missing or corrupt; idempotent and safe across processes;
+        a complete prepared directory on read-only storage is used as it is."""
+        if self._arrays is None:
+            self.manifest, self._arrays = load_or_build(
+                self.directory, lambda: read_verified(self.directory, {"key": self.key}),
+                lambda: atomic_write_dir(self.directory, self._build), f"prepared {self.name} data")
         return self.directory
 
     def split(self, split: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -65,6 +59,23 @@ class ImageSource:
         images = self._arrays[f"{split}_images"]
         labels = self._arrays.get(f"{split}_labels")
         return images, labels
+
+    # -- modes (sources without labelled modes keep these defaults) -------------------------
+    def modes_of(self, labels: np.ndarray | None) -> np.ndarray | None:
+        """Mode index in ``[0, n_modes)`` of each image, from its stored labels (``None``: no modes)."""
+        return None
+
+    def mode_axes(self) -> tuple[tuple[str, list], tuple[str, list]] | None:
+        """The two factors that make the modes (rows, columns of a heatmap), or ``None``."""
+        return None
+
+    def render_labelled(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` fresh images (uint8 ``(n, H, W, C)``) and their modes, for training a mode classifier."""
+        raise NotImplementedError(f"{self.name} has no labelled modes")
+
+    def rendering_key(self) -> dict:
+        """What changes how rendered images look (the mode classifier's cache key)."""
+        raise NotImplementedError(f"{self.name} has no labelled modes")
 
     def image_file(self, split: str) -> Path:
         """The ``.npy`` of a split's images (for streaming reads, see ``arrays.read_rows``)."""

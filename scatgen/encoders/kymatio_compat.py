@@ -44,4 +44,23 @@ def morlet_bank_full_resolution(shape: tuple[int, int], J: int, L: int) -> np.nd
     return np.stack([p["levels"][0] for p in psi])
 
 
-__all__ = ["padded_shape", "morlet_filter_bank", "reflection_pad", "kymatio_scattering2d", "morlet_bank_full_resolution"]
+
+def scattering1d_filters(N: int, J: int, Q: int, T: int | None = None) -> tuple[dict, list[dict], list[dict]]:
+    """kymatio's 1-D filters in Fourier on an ``N``-sample grid, full resolution only:
+    ``(phi, psi1, psi2)``, each filter a dict with ``levels[0]`` (real, ``(N,)``), ``xi``, ``sigma``
+    and ``j``; ``Q`` filters per octave at order 1, one at order 2 (kymatio's defaults)."""
+    from kymatio.scattering1d.filter_bank import scattering_filter_factory
+
+    return scattering_filter_factory(N, J, (Q, 1), T or 2**J, max_subsampling=0)
+
+
+def kymatio_scattering1d(J: int, N: int, Q: int = 8, T: int | None = None, max_order: int = 2, oversampling: int = 0,
+                         out_type: str = "array") -> torch.nn.Module:
+    """The reference: ``kymatio.torch.Scattering1D`` (``T=0``: no averaging)."""
+    from kymatio.torch import Scattering1D
+
+    return Scattering1D(J, N, Q=Q, T=T, max_order=max_order, oversampling=oversampling, out_type=out_type)
+
+
+__all__ = ["padded_shape", "morlet_filter_bank", "reflection_pad", "kymatio_scattering2d", "morlet_bank_full_resolution",
+           "scattering1d_filters", "kymatio_scattering1d"]

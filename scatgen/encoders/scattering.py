@@ -36,24 +36,30 @@ def check_scattering_config(J: int, image_size: int | tuple[int, int], L: int = 
         raise ValueError(f"encoder.max_order={max_order} is not supported; use 1 or 2")
 
 
+def scattering_transform(backend: str, J: int, shape: tuple[int, int], L: int = 8, max_order: int = 2,
+                         compile: bool = False, periodic: bool = False) -> nn.Module:
+    """The one place a backend is chosen: ``fast`` (``FastScattering2D``; ``periodic`` for stationary
+    textures) or ``kymatio`` (the reference, reflection-padded; its filters kept out of checkpoints,
+    so that both backends load the same checkpoint)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"encoder.backend={backend!r} is unknown; use one of {', '.join(BACKENDS)}")
+    if backend == "fast":
+        return FastScattering2D(J, shape, L=L, max_order=max_order, compile=compile, periodic=periodic)
+    transform = kymatio_scattering2d(J, shape, L=L, max_order=max_order)
+    transform._non_persistent_buffers_set.update(name for name, _ in transform.named_buffers())
+    return transform
+
+
 class Scattering(nn.Module):
     """Frozen scattering transform of colour images (no parameters; filters are buffers)."""
 
     def __init__(self, J: int = 4, L: int = 8, max_order: int = 2, image_size: int | tuple[int, int] = 64,
                  channels: int = 3, backend: str = "fast", compile: bool = False):
         super().__init__()
-        if backend not in BACKENDS:
-            raise ValueError(f"encoder.backend={backend!r} is unknown; use one of {', '.join(BACKENDS)}")
         shape = _pair(image_size)
         check_scattering_config(J, shape, L, max_order)
         self.J, self.L, self.max_order, self.shape, self.channels, self.backend = J, L, max_order, shape, channels, backend
-        if backend == "fast":
-            self.transform = FastScattering2D(J, shape, L=L, max_order=max_order, compile=compile)
-        else:
-            self.transform = kymatio_scattering2d(J, shape, L=L, max_order=max_order)
-            # kymatio registers its filters as persistent buffers; they are fixed maths, not state:
-            # keep them out of checkpoints so that both backends load the same checkpoint.
-            self.transform._non_persistent_buffers_set.update(name for name, _ in self.transform.named_buffers())
+        self.transform = scattering_transform(backend, J, shape, L, max_order, compile)
         self.requires_grad_(False)
 
     @property

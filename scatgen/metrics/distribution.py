@@ -2,7 +2,8 @@
 
 - FID (Heusel et al. 2017): ``||mu_r - mu_g||^2 + Tr(C_r + C_g - 2 (C_r C_g)^(1/2))``, and KID
   (Binkowski et al. 2018): unbiased MMD^2 with the cubic polynomial kernel, mean and std over
-  subsets.  Both from torchmetrics; the feature map is passed in as a module.
+  subsets drawn with a seeded generator (the same inputs give the same value).  Both from
+  torchmetrics; the feature map is passed in as a module.
 - Improved precision/recall (Kynkaenniemi et al. 2019, k=3): the fraction of generated points
   inside the union of the real k-NN balls, and of real points inside the generated balls.
 - Density/coverage (Naeem et al. 2020, k=5): density = (1/kM) sum_j sum_i 1[y_j in B(x_i, r_k(x_i))],
@@ -12,14 +13,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
-
-from scatgen.errors import UserError
 
 
 class Precomputed(nn.Module):
@@ -35,8 +32,8 @@ class Precomputed(nn.Module):
 
 
 def fid_kid(real: torch.Tensor, fake: torch.Tensor, kid_subset_size: int = 1000, kid_subsets: int = 50,
-            batch: int = 1024) -> dict[str, float]:
-    """FID and KID between feature sets ``(N, d)`` and ``(M, d)``."""
+            batch: int = 1024, seed: int = 0) -> dict[str, float]:
+    """FID and KID between feature sets ``(N, d)`` and ``(M, d)`` (KID's subsets from ``seed``)."""
     d = real.shape[1]
     size = min(kid_subset_size, len(real), len(fake))
     fid = FrechetInceptionDistance(feature=Precomputed(d), reset_real_features=True)
@@ -46,7 +43,9 @@ def fid_kid(real: torch.Tensor, fake: torch.Tensor, kid_subset_size: int = 1000,
             metric.update(real[i:i + batch].double(), real=True)
         for i in range(0, len(fake), batch):
             metric.update(fake[i:i + batch].double(), real=False)
-    kid_mean, kid_std = kid.compute()
+    with torch.random.fork_rng(devices=[]):  # torchmetrics draws KID's subsets from the global RNG
+        torch.manual_seed(seed)
+        kid_mean, kid_std = kid.compute()
     return {"fid": float(fid.compute()), "kid": float(kid_mean), "kid_std": float(kid_std)}
 
 
@@ -76,18 +75,3 @@ def density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 5) -> dict
     density = inside.sum().double() / (k * len(fake))
     coverage = inside.any(0).double().mean()
     return {"density": float(density), "coverage": float(coverage)}
-
-
-def inception_fid(real_images: torch.Tensor, fake_images: torch.Tensor, weights_path: str | Path,
-                  batch: int = 64) -> float:
-    """The standard Inception FID (2048 features) from a local weights file; never downloads.
-    Images in ``[-1, 1]``."""
-    path = Path(weights_path)
-    if not path.is_file():
-        raise UserError(f"study.inception_weights={str(path)!r} is not a file: give the path of a local "
-                        "pt_inception-2015-12-05 weights file (torch-fidelity's FID Inception), or null to skip it")
-    fid = FrechetInceptionDistance(feature=2048, normalize=True, feature_extractor_weights_path=str(path))
-    for images, real in ((real_images, True), (fake_images, False)):
-        for i in range(0, len(images), batch):
-            fid.update(((images[i:i + batch].float() + 1) / 2).clamp(0, 1), real=real)
-    return float(fid.compute())

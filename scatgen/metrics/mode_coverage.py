@@ -1,7 +1,8 @@
-"""Mode coverage on polygons: which of the 48 modes (vertex count x colour) a generator produces.
+"""Mode coverage: which of a data set's labelled modes (polygons: 48, vertex count x colour) a
+generator produces.
 
 An attribute classifier (a small CNN) is trained once per rendering config (image size,
-anti-aliasing) on freshly rendered polygons (the data are procedural: every step sees new
+anti-aliasing) on freshly rendered images (``source.render_labelled``: every step sees new
 images), cached under ``<cache_dir>/mode_classifier/``, and accepted only if its
 accuracy on the data set's real *test* split is at least ``min_accuracy`` (0.95): otherwise the
 metric is refused, since a weak classifier would invent or hide modes.
@@ -15,20 +16,20 @@ the samples with the classifier's histogram of real test images;
 
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from filelock import FileLock
 from torch import nn
 from tqdm.auto import tqdm
 
-from scatgen.data.arrays import config_hash
 from scatgen.data.datasets import images_to_tensor
-from scatgen.data.polygons import N_MODES, Polygons, mode_index, render_polygons
+from scatgen.data.source import ImageSource
+from scatgen.devices import bf16_is_fast
 from scatgen.errors import UserError
+from scatgen.storage.artefacts import CorruptArtefact, atomic_write_bytes, config_hash, load_or_build
 
 
 class ClassifierRefused(UserError):
@@ -38,7 +39,7 @@ class ClassifierRefused(UserError):
 class ModeClassifier(nn.Module):
     """Four conv blocks (3x3 conv, BN, ReLU, 2x2 max-pool), global average pool, linear to 48."""
 
-    def __init__(self, n_modes: int = N_MODES, width: int = 32):
+    def __init__(self, n_modes: int = 48, width: int = 32):
         super().__init__()
         layers, c = [], 3
         for mult in (1, 2, 4, 4):
@@ -54,30 +55,35 @@ class ModeClassifier(nn.Module):
 
 @torch.no_grad()
 def predict(classifier: nn.Module, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
-    """Softmax probabilities ``(N, 48)`` of images in ``[-1, 1]``."""
+    """Softmax probabilities ``(N, n_modes)`` of images in ``[-1, 1]`` (on the classifier's device;
+    returned on the CPU)."""
     classifier.eval()
-    return torch.cat([F.softmax(classifier(images[i:i + batch].float()), dim=1) for i in range(0, len(images), batch)])
+    device = next(classifier.parameters()).device
+    return torch.cat([F.softmax(classifier(images[i:i + batch].to(device).float()), dim=1).cpu()
+                      for i in range(0, len(images), batch)])
 
 
 def accuracy(classifier: nn.Module, images: torch.Tensor, modes: torch.Tensor) -> float:
+    """Fraction of images whose predicted mode is right."""
     return float((predict(classifier, images).argmax(1) == modes).double().mean())
 
 
-def train_classifier(image_size: int, supersample: int = 4, steps: int = 2000, batch_size: int = 64, lr: float = 3e-3,
-                     seed: int = 0, width: int = 32) -> ModeClassifier:
-    """Train on a stream of new polygons (one-cycle AdamW, bf16 autocast on CPU where it is fast)."""
+def train_classifier(source: ImageSource, steps: int = 2000, batch_size: int = 64, lr: float = 3e-3, seed: int = 0,
+                     width: int = 32) -> ModeClassifier:
+    """Train on a stream of new labelled images (one-cycle AdamW, bf16 autocast on CPU where it is
+    measurably faster)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng([seed, 4242])
-    model = ModeClassifier(width=width).to(memory_format=torch.channels_last)
+    model = ModeClassifier(source.n_modes, width=width).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, steps))
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=_bf16_is_fast())
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16_is_fast())
     model.train()
     bar = tqdm(range(steps), desc="train mode classifier", unit="step", leave=False)
     for _ in bar:
-        images, labels, _ = render_polygons(batch_size, image_size, rng, supersample)
+        images, modes = source.render_labelled(batch_size, rng)
         x = images_to_tensor(images).contiguous(memory_format=torch.channels_last)
-        y = torch.from_numpy(mode_index(labels))
+        y = torch.from_numpy(modes)
         with autocast:
             loss = F.cross_entropy(model(x).float(), y)
         opt.zero_grad(set_to_none=True)
@@ -88,38 +94,30 @@ def train_classifier(image_size: int, supersample: int = 4, steps: int = 2000, b
     return model.eval()
 
 
-def _bf16_is_fast() -> bool:
-    from scatgen.config import cpu_precision
-
-    return cpu_precision() == "bf16-mixed"
-
-
-def load_or_train_classifier(source: Polygons, cache_dir: str | Path, steps: int = 2000, seed: int = 0,
-                             min_accuracy: float = 0.95) -> tuple[ModeClassifier, float]:
-    """The cached classifier for this rendering (image size, anti-aliasing; trained and cached on
-    first use) and its accuracy on ``source``'s real test split; raises ``ClassifierRefused``
-    below ``min_accuracy``."""
-    key = config_hash({"image_size": source.image_size, "supersample": source.supersample, "steps": steps,
-                       "seed": seed, "arch": 1})
+def load_or_train_classifier(source: ImageSource, cache_dir: str | Path, steps: int = 2000, seed: int = 0,
+                             min_accuracy: float = 0.95, device: str | torch.device = "cpu") -> tuple[ModeClassifier, float]:
+    """The cached classifier for this rendering (trained and cached on first use) and its accuracy
+    on ``source``'s real test split; raises ``ClassifierRefused`` below ``min_accuracy``."""
+    key = config_hash({**source.rendering_key(), "steps": steps, "seed": seed, "arch": 1})
     path = Path(cache_dir) / "mode_classifier" / f"{source.image_size}px-{key}.pt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    classifier = ModeClassifier()
-    with FileLock(str(path) + ".lock"):
-        state = None
-        if path.exists():
-            try:
-                state = torch.load(path, map_location="cpu", weights_only=True)
-                classifier.load_state_dict(state)
-            except Exception as err:  # a truncated or foreign file: say so and retrain
-                print(f"[scatgen] mode classifier cache {path} is unreadable ({type(err).__name__}); retraining")
-                state = None
-        if state is None:
-            classifier = train_classifier(source.image_size, source.supersample, steps=steps, seed=seed)
-            tmp = path.with_suffix(f".tmp-{os.getpid()}")
-            torch.save(classifier.state_dict(), tmp)
-            os.replace(tmp, path)
+    classifier = ModeClassifier(source.n_modes)
+
+    def load():
+        try:
+            classifier.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        except (OSError, RuntimeError, KeyError, EOFError) as err:  # truncated or foreign: retrain
+            raise CorruptArtefact(f"{path} is unreadable ({type(err).__name__})") from None
+        return classifier
+
+    def build():
+        buffer = io.BytesIO()
+        torch.save(train_classifier(source, steps=steps, seed=seed).state_dict(), buffer)
+        atomic_write_bytes(path, buffer.getvalue())
+
+    classifier = load_or_build(path, load, build, "mode classifier").to(device)
     images, labels = source.split("test")
-    test_accuracy = accuracy(classifier, images_to_tensor(np.asarray(images)), torch.from_numpy(mode_index(labels)))
+    modes = torch.from_numpy(source.modes_of(labels))
+    test_accuracy = accuracy(classifier, images_to_tensor(np.asarray(images)), modes)
     check_accuracy(test_accuracy, min_accuracy)
     return classifier.eval(), test_accuracy
 
@@ -132,7 +130,7 @@ def check_accuracy(test_accuracy: float, min_accuracy: float = 0.95) -> None:
 
 
 def mode_histogram(probs: torch.Tensor) -> torch.Tensor:
-    """Counts of predicted modes ``(48,)``."""
+    """Counts of predicted modes ``(n_modes,)``."""
     return torch.bincount(probs.argmax(1), minlength=probs.shape[1]).double()
 
 

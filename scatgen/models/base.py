@@ -1,17 +1,21 @@
 """What every generative model of the comparison provides, so that runs and studies treat them alike.
 
-A model maps latents ``z ~ N(0, Id)`` of size ``latent_dim`` to images through its ``generator``
-(the shared ``Generator``), and can reconstruct a batch (from cached codes, an encoder, or latent
-inversion).  Validation logs ``val/psnr`` and ``val/ssim`` (torchmetrics, images in ``[0, 1]``).
+A model maps latents ``z`` of size ``latent_dim`` to images through its ``generator`` (the shared
+``Generator``), samples ``G(z)`` with ``z`` from a prior (``N(0, Id)`` by default, see
+``priors.py``), and can reconstruct a batch (from cached codes, an encoder, or latent inversion).
+Validation logs ``val/psnr`` and ``val/ssim`` (torchmetrics, images in ``[0, 1]``).
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import lightning as L
 import torch
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
 from scatgen.data.datasets import to_unit
+from scatgen.models.priors import GaussianPrior, LatentPrior
 
 
 class GenerativeModel(L.LightningModule):
@@ -44,10 +48,19 @@ class GenerativeModel(L.LightningModule):
         return self.generator(self.latents(batch))
 
     @torch.no_grad()
-    def sample(self, n: int, seed: int = 0) -> torch.Tensor:
-        gen = torch.Generator().manual_seed(seed)
-        z = torch.randn(n, self.latent_dim, generator=gen).to(self.device)
-        return self.generator(z)
+    def sample(self, n: int, seed: int = 0, prior: LatentPrior | None = None, batch: int = 256,
+               precision=contextlib.nullcontext) -> torch.Tensor:
+        """``n`` samples ``G(z)``, ``z`` from ``prior`` (``N(0, Id)``) drawn from ``seed``: float32 images
+        in ``[-1, 1]`` on the CPU, generated on the model's device in batches."""
+        z = (prior or GaussianPrior()).sample(n, self.latent_dim, seed)
+        was_training = self.generator.training
+        self.generator.eval()
+        out = []
+        for i in range(0, n, batch):
+            with precision():
+                out.append(self.generator(z[i:i + batch].to(self.device)).float().cpu())
+        self.generator.train(was_training)
+        return torch.cat(out).clamp(-1, 1)
 
     def validation_step(self, batch, batch_idx):
         x = self.images_of(batch)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import torch
 
-from scatgen.studies.figures import interpolate
+from scatgen.studies.context import StudyContext
+from scatgen.viz import plots
+from scatgen.viz.grids import save_png
 
 
 def step_sizes(frames: torch.Tensor) -> torch.Tensor:
@@ -35,6 +37,33 @@ def crossfade(x1: torch.Tensor, x2: torch.Tensor, steps: int) -> torch.Tensor:
 
 @torch.no_grad()
 def latent_paths(generator, z1: torch.Tensor, z2: torch.Tensor, steps: int) -> torch.Tensor:
-    """Generated frames ``(P, steps, C, H, W)`` between the latents of pairs."""
-    frames = interpolate(generator, z1, z2, steps)
+    """Frames ``G((1 - a) z1 + a z2)`` for ``a`` in ``linspace(0, 1, steps)``: ``(P, steps, C, H, W)``."""
+    a = torch.linspace(0, 1, steps, device=z1.device).view(1, steps, 1)
+    z = (1 - a) * z1[:, None] + a * z2[:, None]
+    frames = generator(z.reshape(-1, z1.shape[-1]))
     return frames.view(len(z1), steps, *frames.shape[1:]).float()
+
+
+def interpolation(ctx: StudyContext) -> None:
+    """Strips between pairs of test images (real images at both ends), the pixel cross-fade
+    between the same ends, and their step sizes."""
+    s, model = ctx.settings, ctx.model
+    batch = [t.to(ctx.device) for t in ctx.datamodule.fixed_batch("test", 2 * s.n_pairs)]
+    pairs = len(batch[0]) // 2
+    batch = [t[: 2 * pairs] for t in batch]
+    x = model.images_of(batch).float()
+    was_training = model.training
+    model.eval()
+    with ctx.precision():
+        z = model.latents(batch).float()
+        frames = latent_paths(model.generator, z[0::2], z[1::2], s.steps).clamp(-1, 1)
+    model.train(was_training)
+    fades = crossfade(x[0::2], x[1::2], s.steps)
+    save_png(torch.cat([x[0::2, None], frames, x[1::2, None]], 1).flatten(0, 1),
+             ctx.figure(ctx.out_dir / "interpolations.png"), nrow=s.steps + 2)
+    save_png(fades.flatten(0, 1), ctx.figure(ctx.out_dir / "crossfades.png"), nrow=s.steps)
+    ctx.metrics.update({f"interp/{k}": v for k, v in smoothness(frames).items()})
+    ctx.metrics.update({f"crossfade/{k}": v for k, v in smoothness(fades).items()})
+    plots.curves({"G(z) path": step_sizes(frames).mean(0), "pixel cross-fade": step_sizes(fades).mean(0)},
+                 ctx.figure(ctx.out_dir / "interpolation_smoothness.png"), "step along the path",
+                 "mean |x_t - x_(t-1)| (pixels in [0,1])", "interpolation step sizes (mean over pairs)")

@@ -1,7 +1,8 @@
 """Microcanonical maximum-entropy synthesis: from Gaussian white noise, descend
 ``loss(x) = sum_f mean_i ((Phi_f,i(x) - Phi_f,i(x1)) / sigma_f,i)^2`` with L-BFGS, where
 ``sigma_f,i = |Phi_f,i(x1)| + 0.1 rms(Phi_f(x1))``: every family weighs the same, every moment
-relatively, with a floor for moments near zero.  The exact Gaussian reference is
+relatively, with a floor for moments near zero (``0.1 std(x1)`` for a family that is zero on the
+example, such as the mean of a centred sound).  The exact Gaussian reference is
 ``phase_randomized``: the example's Fourier modulus with the phases of white noise.
 """
 
@@ -20,7 +21,11 @@ class MomentLoss(torch.nn.Module):
         self.moments = moments
         with torch.no_grad():
             self.target = {k: v.detach() for k, v in moments(target).items()}
-        self.scale = {k: v.abs() + floor * v.pow(2).mean().sqrt().clamp_min(1e-12) for k, v in self.target.items()}
+        # a family that is zero on the example (the mean of a sound) is measured against the
+        # example's own standard deviation instead
+        spread = target.std().clamp_min(1e-12)
+        self.scale = {k: v.abs() + floor * torch.where(v.pow(2).mean() > 0, v.pow(2).mean().sqrt(), spread)
+                      for k, v in self.target.items()}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         phi = self.moments(x)
@@ -36,9 +41,11 @@ class Synthesis:
 
 
 def white_noise_like(target: torch.Tensor, seed: int) -> torch.Tensor:
+    """White noise with the example's mean and standard deviation, on its device (drawn on the
+    CPU from ``seed``, so that the start is the same on every device)."""
     gen = torch.Generator().manual_seed(seed)
-    noise = torch.randn(target.shape, generator=gen, dtype=target.dtype)
-    return (noise * target.std() + target.mean()).to(target.device)
+    noise = torch.randn(target.shape, generator=gen, dtype=target.dtype).to(target.device)
+    return noise * target.std() + target.mean()
 
 
 def synthesize(moments: torch.nn.Module, target: torch.Tensor, n_samples: int = 1, iterations: int = 100,
@@ -80,13 +87,16 @@ def synthesize(moments: torch.nn.Module, target: torch.Tensor, n_samples: int = 
 
 def phase_randomized(target: torch.Tensor, n_samples: int = 1, seed: int = 0) -> torch.Tensor:
     """Gaussian samples with exactly the example's power spectrum: ``F^-1(|F x1| e^(i arg F w))``
-    for white noise ``w`` (real, so the phases are Hermitian-symmetric), plus the example's mean."""
-    mean = target.mean(dim=(-2, -1), keepdim=True)
-    modulus = torch.fft.rfft2(target - mean).abs()
+    for white noise ``w`` (real, so the phases are Hermitian-symmetric), plus the example's mean.
+    ``target`` is ``(1, 1, H, W)`` (an image) or ``(1, 1, T)`` (a sound): the transform runs over
+    every dimension after the first two."""
+    dims = tuple(range(2, target.ndim))
+    mean = target.mean(dim=dims, keepdim=True)
+    modulus = torch.fft.rfftn(target - mean, dim=dims).abs()
     gen = torch.Generator().manual_seed(seed)
     out = []
     for _ in range(n_samples):
         w = torch.randn(target.shape, generator=gen, dtype=target.dtype).to(target.device)
-        phase = torch.fft.rfft2(w)
-        out.append(torch.fft.irfft2(modulus * phase / phase.abs().clamp_min(1e-30), s=target.shape[-2:]) + mean)
+        phase = torch.fft.rfftn(w, dim=dims)
+        out.append(torch.fft.irfftn(modulus * phase / phase.abs().clamp_min(1e-30), s=target.shape[2:], dim=dims) + mean)
     return torch.cat(out)

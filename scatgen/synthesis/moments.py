@@ -1,11 +1,14 @@
 """Moment models Phi of a stationary grey image ``x`` (``(B, 1, H, W)``, periodic boundary).
 
 Each model returns a dict ``{family: (B, n_family)}`` of real moments, and ``count`` gives the
-number of moments from its formula.  All three are invariant to circular shifts of ``x``
-(the scattering model: to shifts by multiples of ``2^J``, its subsampling grid).
+number of moments from its formula.  Only free moments are kept: none is identically zero or a
+copy of another.  All three are invariant to circular shifts of ``x`` (the scattering model: to
+shifts by multiples of ``2^J``, its subsampling grid).
 
-- ``gaussian``: the mean and the power spectrum ``|F(x - mean)|^2 / (H W)`` on the half plane of
-  ``rfft2``: ``1 + H (W/2 + 1)`` moments (the autocorrelation, equivalently).
+- ``gaussian``: the mean and the power spectrum ``|F(x - mean)|^2 / (H W)`` at one frequency of
+  each pair ``{k, -k}`` (the spectrum of a real image is symmetric), the zero frequency left out
+  (it is 0 after removing the mean): ``2 + H W / 2`` moments for even ``H, W`` (the
+  autocorrelation, equivalently).
 - ``scattering``: spatial averages of the scattering coefficients of orders 0, 1 and 2:
   ``1 + J L + L^2 J (J - 1) / 2`` moments (``fast``: our periodic backend; ``kymatio``: the
   reference, with its reflection padding).
@@ -13,7 +16,8 @@ number of moments from its formula.  All three are invariant to circular shifts 
   periodic) and the phase harmonic ``[z]^k = |z| e^(i k arg z)``:
   means ``E x`` and ``E |W_l|`` (``1 + J L``);
   modulus covariances ``Cov(|W_l|, |W_l'|)`` for ``|j - j'| <= 1`` (``J L (L+1)/2 + (J-1) L^2``);
-  same-scale covariances ``Cov(W_(j,t), W_(j,t'))``, ``t <= t'`` (complex: ``2 J L (L+1)/2``);
+  same-scale covariances ``Cov(W_(j,t), W_(j,t'))``, ``t <= t'``: real, since kymatio's wavelets
+  are real in Fourier and ``Cov = (1/N) sum_k |x^(k)|^2 psi^_t(k) psi^_t'(k)`` (``J L (L+1)/2``);
   scale connections ``Cov(W_(j,t), [W_(j+1,t')]^2)``: the coarser coefficient's phase doubled
   so that its frequency meets the finer one (complex: ``2 (J-1) L^2``);
   spatial correlations ``Cov(|W_l|(u), |W_l|(u + 2^j tau))`` and ``Cov(W_l(u), W_l(u + 2^j tau))``
@@ -25,40 +29,48 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from scatgen.encoders.fast_scattering import FastScattering2D
-from scatgen.encoders.kymatio_compat import kymatio_scattering2d, morlet_bank_full_resolution
+from scatgen.encoders.kymatio_compat import morlet_bank_full_resolution
+from scatgen.encoders.scattering import scattering_transform
 from scatgen.encoders.shapes import scattering_channels
 
 MODELS = ("gaussian", "scattering", "phase_harmonic")
 SHIFTS = ((1, 0), (0, 1), (1, 1), (1, -1))
 
 
+def free_frequencies(h: int, w: int) -> torch.Tensor:
+    """Flat indices into the ``(h, w // 2 + 1)`` grid of ``rfft2`` of one frequency of each pair
+    ``{k, -k}``, zero left out.  Columns ``0 < k2 < w/2`` hold each pair once; the columns
+    ``k2 = 0`` (and ``k2 = w/2`` for even ``w``) hold ``k1`` and ``-k1``: keep ``0 <= k1 <= h/2``."""
+    half = w // 2 + 1
+    k1, k2 = torch.meshgrid(torch.arange(h), torch.arange(half), indexing="ij")
+    self_paired = (k2 == 0) | ((w % 2 == 0) & (k2 == w // 2))
+    keep = ~self_paired | (k1 <= h // 2)
+    keep &= (k1 != 0) | (k2 != 0)
+    return keep.flatten().nonzero().flatten()
+
+
 class PowerSpectrum(nn.Module):
     def __init__(self, shape: tuple[int, int]):
         super().__init__()
         self.shape = tuple(shape)
+        self.register_buffer("free", free_frequencies(*self.shape), persistent=False)
 
     @property
     def count(self) -> int:
-        h, w = self.shape
-        return 1 + h * (w // 2 + 1)
+        return 1 + len(self.free)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         mean = x.mean(dim=(-2, -1))
         spectrum = torch.fft.rfft2(x - mean[..., None, None]).abs().pow(2) / (x.shape[-2] * x.shape[-1])
-        return {"mean": mean.flatten(1), "spectrum": spectrum.flatten(1)}
+        return {"mean": mean.flatten(1), "spectrum": spectrum.flatten(1)[:, self.free]}
 
 
 class ScatteringMoments(nn.Module):
     def __init__(self, shape: tuple[int, int], J: int = 4, L: int = 8, backend: str = "fast"):
         super().__init__()
         self.shape, self.J, self.L, self.backend = tuple(shape), J, L, backend
-        if backend == "fast":
-            self.transform = FastScattering2D(J, self.shape, L=L, periodic=True)
-        elif backend == "kymatio":
-            self.transform = kymatio_scattering2d(J, self.shape, L=L)
-        else:
-            raise ValueError(f"backend={backend!r} is unknown; use fast or kymatio")
+        # fast: periodic (stationary moments); kymatio: the reference, with its reflection padding
+        self.transform = scattering_transform(backend, J, self.shape, L, periodic=backend == "fast")
 
     @property
     def count(self) -> int:
@@ -99,7 +111,7 @@ class PhaseHarmonicMoments(nn.Module):
     def count(self) -> int:
         J, L = self.J, self.L
         pairs = L * (L + 1) // 2
-        return (1 + J * L) + (J * pairs + (J - 1) * L * L) + 2 * J * pairs + 2 * (J - 1) * L * L + 3 * len(SHIFTS) * J * L
+        return (1 + J * L) + (J * pairs + (J - 1) * L * L) + J * pairs + 2 * (J - 1) * L * L + 3 * len(SHIFTS) * J * L
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         J, L = self.J, self.L
@@ -112,7 +124,7 @@ class PhaseHarmonicMoments(nn.Module):
         mod_same = [_cov(m[:, j, t1], m[:, j, t2]) for j in range(J)]
         mod_next = [_cov(m[:, j, :, None], m[:, j + 1, None, :]).flatten(1) for j in range(J - 1)]
         out["modulus_cov"] = torch.cat(mod_same + mod_next, dim=1)
-        out["phase_cov"] = _real(torch.cat([_cov(w[:, j, t1], w[:, j, t2]) for j in range(J)], dim=1))
+        out["phase_cov"] = torch.cat([_cov(w[:, j, t1], w[:, j, t2]).real for j in range(J)], dim=1)
         harmonic2 = w * w / m.clamp_min(1e-12).to(w.dtype)  # [z]^2 = |z| e^(2 i arg z)
         out["scale_cov"] = _real(torch.cat(
             [_cov(w[:, j, :, None], harmonic2[:, j + 1, None, :]).flatten(1) for j in range(J - 1)], dim=1))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
 from scatgen.encoders.shapes import size_error
 from scatgen.errors import ConfigError
-from scatgen.studies import plots
+from scatgen.storage.artefacts import write_json
+from scatgen.viz import plots
 from scatgen.synthesis.microcanonical import phase_randomized, synthesize
 from scatgen.synthesis.moments import MODELS, moment_model
 from scatgen.synthesis.statistics import image_statistics, moment_errors
@@ -17,13 +17,19 @@ from scatgen.synthesis.textures import load_texture
 from torchvision.utils import save_image
 
 
-def check_synthesis_config(model: str, size: int, J: int) -> None:
+def check_synthesis_config(model: str, size, J, L=8, n_samples=1, iterations=100, restarts=1) -> None:
+    """One line for a setting that cannot run, before any work."""
     if model not in MODELS:
         raise ConfigError(f"model={model!r} is unknown; use one of {', '.join(MODELS)}")
+    for key, value, low in (("size", size, 16), ("J", J, 1), ("L", L, 1), ("n_samples", n_samples, 1),
+                            ("iterations", iterations, 0), ("restarts", restarts, 1)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}={value!r} is not an integer; give e.g. {key}={max(low, 4)}")
+        if value < low:
+            raise ConfigError(f"{key}={value} must be >= {low}")
     problem = size_error(J, (size, size), periodic=True)
-    if size < 16 or problem:
-        raise ConfigError(f"size={size} does not fit J={J}: the size must be >= 16 and divisible by 2^J={2**J}; "
-                          f"change size or J")
+    if problem:
+        raise ConfigError(f"size={size} does not fit J={J}: {problem}")
 
 
 def evaluate(sample: torch.Tensor, target: torch.Tensor, judges: dict) -> dict[str, float]:
@@ -38,7 +44,7 @@ def mean_metrics(rows: list[dict]) -> dict[str, float]:
 def run_synthesis(texture: str, model: str, out_dir: str | Path, size: int = 128, J: int = 4, L: int = 8,
                   backend: str = "fast", n_samples: int = 2, iterations: int = 100, restarts: int = 2, seed: int = 0,
                   device: str = "cpu") -> dict:
-    check_synthesis_config(model, size, J)
+    check_synthesis_config(model, size, J, L, n_samples, iterations, restarts)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = load_texture(texture, size).to(device)
@@ -51,6 +57,7 @@ def run_synthesis(texture: str, model: str, out_dir: str | Path, size: int = 128
                "n_moments": moments.count, "n_samples": n_samples, "iterations": iterations, "restarts": restarts,
                "seconds": result.seconds, "seconds_per_sample": result.seconds / n_samples,
                "lbfgs_iterations": result.iterations, "evaluations": sum(len(c) for c in result.losses),
+               "initial_loss": sum(c[0] for c in result.losses if c) / n_samples,
                "final_loss": sum(c[-1] for c in result.losses) / n_samples, **mean_metrics(per_sample)}
     if model == "gaussian":  # the exact answer for the same moments
         reference = phase_randomized(target, n_samples, seed)
@@ -62,5 +69,5 @@ def run_synthesis(texture: str, model: str, out_dir: str | Path, size: int = 128
     torch.save(result.images.cpu(), out_dir / "samples.pt")
     plots.curves({f"sample {i}": c for i, c in enumerate(result.losses)}, out_dir / "loss.png",
                  "loss evaluation (L-BFGS with line search)", "moment loss", f"{model} moments, {texture} {size}px", log_y=True)
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    write_json(out_dir / "metrics.json", metrics)
     return metrics

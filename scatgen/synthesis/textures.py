@@ -1,11 +1,14 @@
-"""Example textures (grey, ``(1, 1, S, S)`` float64 in [0, 1]) that need no download.
+"""Example textures (grey, ``(1, 1, S, S)`` float32 in [0, 1]) that need no download.
 
 - ``brick``, ``grass``, ``gravel``: the texture images scikit-image ships inside its package
   (512 x 512 grey); the central 256 x 256 patch, resized to the requested size.
 - ``lognormal``: a Gaussian field with a ``1/|k|^2`` spectrum (band-limited) through ``exp``:
   a skewed, non-Gaussian marginal with the same kind of spectrum.
 - ``edges``: sparse random straight edges (anti-aliased segments on a flat background).
-- any other value: a path to an image file (converted to grey, central square, resized).
+- any other value: a path to an image file: converted to grey at its own bit depth (8- and
+  16-bit, palette, alpha, float images; a 16-bit PNG is divided by 65535, not clipped at 255),
+  central square, resized down in float.  An example smaller than the requested size is refused:
+  upscaling would invent its fine scales.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from scatgen.data.decode import center_square
 from scatgen.errors import UserError
 
 BUNDLED = ("brick", "grass", "gravel")
@@ -23,14 +27,27 @@ SYNTHETIC = ("lognormal", "edges")
 BUILTIN = BUNDLED + SYNTHETIC
 
 
-def _square(image: Image.Image, size: int, crop: int | None = None) -> np.ndarray:
-    w, h = image.size
-    side = min(w, h, crop or min(w, h))
-    left, top = (w - side) // 2, (h - side) // 2
-    image = image.crop((left, top, left + side, top + side))
-    if side != size:
-        image = image.resize((size, size), Image.LANCZOS)
-    return np.asarray(image, dtype=np.float64) / 255.0
+def grey_float(image: Image.Image) -> Image.Image:
+    """A grey ``F`` (float32) image in [0, 1] from any PIL mode, at the file's own bit depth."""
+    mode = image.mode
+    if mode.startswith("I;16") or mode == "I":  # 16-bit PNG/TIFF (Pillow opens them as I;16 or I)
+        values = np.asarray(image, dtype=np.float64) / 65535.0
+    elif mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        lo, hi = float(values.min()), float(values.max())
+        if lo < 0 or hi > 1:  # a float image in its own units: its range becomes [0, 1]
+            values = (values - lo) / max(hi - lo, 1e-12)
+    else:  # 1, L, P (palette), LA, RGB, RGBA, CMYK, YCbCr...: Pillow's luminance, 8 bits
+        values = np.asarray(image.convert("L"), dtype=np.float64) / 255.0
+    return Image.fromarray(values.astype(np.float32), mode="F")
+
+
+def _square(image: Image.Image, size: int, crop: int | None = None, name: str = "") -> np.ndarray:
+    side = min(image.size[0], image.size[1], crop or min(image.size))
+    if side < size:
+        raise UserError(f"texture={name or 'image'!r} is {image.size[0]}x{image.size[1]}, smaller than size={size}: "
+                        f"upscaling would invent its fine scales; use a larger example or size<={side}")
+    return np.asarray(center_square(grey_float(image), size, crop), dtype=np.float64).clip(0, 1)
 
 
 def bundled(name: str, size: int) -> np.ndarray:
@@ -40,7 +57,7 @@ def bundled(name: str, size: int) -> np.ndarray:
     if not path.is_file():
         raise UserError(f"texture={name!r}: scikit-image {skimage.__version__} does not ship {path.name} inside "
                         "its package; give an image path instead (texture=/path/to/image.png)")
-    return _square(Image.open(path).convert("L"), size, crop=256)
+    return _square(Image.open(path), size, crop=256, name=name)
 
 
 def lognormal(size: int, seed: int = 0) -> np.ndarray:
@@ -77,7 +94,7 @@ def load_texture(name_or_path: str, size: int = 128, seed: int = 0) -> torch.Ten
         if not path.is_file():
             raise UserError(f"texture={name_or_path!r} is neither a built-in ({', '.join(BUILTIN)}) nor an image file")
         try:
-            x = _square(Image.open(path).convert("L"), size)
+            x = _square(Image.open(path), size, name=name_or_path)
         except OSError as err:
             raise UserError(f"texture={name_or_path!r} cannot be read as an image ({err}); give a PNG/JPEG file")
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None, None]

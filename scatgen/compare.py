@@ -3,6 +3,7 @@ evaluate each run with the same settings, and write the report."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import time
@@ -10,12 +11,13 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from scatgen.data.arrays import config_hash
 from scatgen.errors import UserError
+from scatgen.evaluate import evaluate_checkpoint
+from scatgen.storage.artefacts import config_hash
 from scatgen.studies.report import write_report
-from scatgen.studies.run_study import evaluate_checkpoint
 
-ROOT = Path(__file__).resolve().parents[2]
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def train_runs(cfg: DictConfig, sweep_dir: Path) -> list[Path]:
@@ -26,14 +28,14 @@ def train_runs(cfg: DictConfig, sweep_dir: Path) -> list[Path]:
     n_jobs = len(cfg.models) * len(cfg.seeds)
     jobs = [sweep_dir / str(i) for i in range(n_jobs)]
     if all((j / "metrics.json").exists() for j in jobs):
-        print(f"[scatgen] reusing the {n_jobs} trained runs in {sweep_dir}")
+        log.info("reusing the %d trained runs in %s", n_jobs, sweep_dir)
         return jobs
     cmd = [sys.executable, str(ROOT / "train.py"), "-m", f"experiment={experiments}", f"seed={seeds}",
            f"trainer.max_epochs={cfg.epochs}", f"hydra.sweep.dir={sweep_dir}",
            # each run's own end-of-training evaluation on 128 images per split: the study evaluates
            # every run in full afterwards (the GAN's latent inversion would otherwise run twice)
-           "eval_limit=128", *cfg.train_overrides]
-    print("[scatgen] " + " ".join(cmd[1:]))
+           "study.eval_limit=128", *cfg.train_overrides]
+    log.info(" ".join(cmd[1:]))
     subprocess.run(cmd, check=True, cwd=ROOT)
     return jobs
 
@@ -65,12 +67,12 @@ def compare(cfg: DictConfig) -> Path:
             ckpt = run / "checkpoints" / "last.ckpt"
             if not ckpt.exists():
                 raise UserError(f"runs entry {str(run)!r} has no checkpoints/last.ckpt: give run directories written by train.py")
-            print(f"[scatgen] evaluating {run}")
+            log.info("evaluating %s", run)
             evaluate_checkpoint(ckpt, target, cfg)
         eval_dirs.append(target)
     timings["evaluate_s"] = time.perf_counter() - t0
     trained = "" if cfg.runs else f"training {timings['train_s'] / 60:.1f} min (equal budget: {cfg.epochs} epochs each), "
     header = [f"Wall time on this machine: {trained}evaluation {timings['evaluate_s'] / 60:.1f} min.", ""]
     path = write_report(eval_dirs, out_dir, header)
-    print(f"[scatgen] report -> {path}")
+    log.info("report -> %s", path)
     return path

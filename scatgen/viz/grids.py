@@ -1,4 +1,4 @@
-"""The pictures every run writes: reconstructions beside inputs, samples, interpolation strips."""
+"""Image grids (torchvision): reconstructions beside inputs, samples, interpolation strips."""
 
 from __future__ import annotations
 
@@ -24,13 +24,3 @@ def side_by_side(x: torch.Tensor, x_hat: torch.Tensor, nrow: int = 8) -> torch.T
     for start in range(0, len(x), nrow):
         rows += [x[start:start + nrow], x_hat[start:start + nrow]]
     return torch.cat(rows)
-
-
-@torch.no_grad()
-def interpolate(generator, z1: torch.Tensor, z2: torch.Tensor, steps: int = 10) -> torch.Tensor:
-    """``G((1 - a) z1 + a z2)`` for ``a`` in ``linspace(0, 1, steps)``: ``(pairs * steps, C, H, W)``,
-    one strip per pair."""
-    a = torch.linspace(0, 1, steps, device=z1.device).view(1, steps, 1)
-    z = (1 - a) * z1[:, None] + a * z2[:, None]
-    return generator(z.reshape(-1, z1.shape[-1]))
-

@@ -1,0 +1,101 @@
+"""The study of one model: a list of named parts, run in order (as stylegan2-ada's metric
+registry), each adding metrics and PNG figures.  The end of training runs a few of them; the
+study of a checkpoint (``scripts/evaluate.py``) runs them all.  The caller writes ``metrics.json``.
+
+A part that needs labelled modes (``per_mode``, ``modes``) adds nothing for data sets without them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from scatgen.errors import ConfigError
+from scatgen.studies.context import StudyContext, StudySettings, precision_context
+from scatgen.studies.interpolation import interpolation
+from scatgen.studies.reconstruction import per_mode, reconstruction, resolution
+from scatgen.studies.sampling import distribution, memorisation, modes, samplers, samples
+
+log = logging.getLogger(__name__)
+
+PARTS: dict[str, Callable[[StudyContext], None]] = {
+    "reconstruction": reconstruction, "per_mode": per_mode, "resolution": resolution, "interpolation": interpolation,
+    "samples": samples, "distribution": distribution, "modes": modes, "samplers": samplers, "memorisation": memorisation,
+}
+TRAINING_PARTS = ("reconstruction", "samples", "interpolation")
+
+
+def run_study(model, datamodule, out_dir: str | Path, settings: StudySettings,
+              precision=contextlib.nullcontext) -> dict:
+    """Run ``settings.parts`` on ``model`` (in eval mode); returns the metrics (and ``figures``)."""
+    unknown = [p for p in settings.parts if p not in PARTS]
+    if unknown:
+        raise ConfigError(f"study.parts: {unknown[0]!r} is not a part of the study; choose from {', '.join(PARTS)}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if settings.eval_limit is None:  # the GAN's latent inversion is costly: it sets its own default
+        settings = replace(settings, eval_limit=getattr(model, "default_eval_limit", None))
+    ctx = StudyContext(model.eval(), datamodule, out_dir, settings, precision,
+                       metrics={"model": type(model).__name__, **settings.extra})
+    for name in settings.parts:
+        t = time.perf_counter()
+        PARTS[name](ctx)
+        ctx.metrics[f"time/study_{name}_s"] = time.perf_counter() - t
+        log.info("study part %s: %.1f s", name, ctx.metrics[f"time/study_{name}_s"])
+    ctx.metrics["figures"] = ctx.figures
+    return ctx.metrics
+
+
+SUMMARY_ROWS = [
+    ("train PSNR (dB)", "train/psnr"), ("test PSNR (dB)", "test/psnr"), ("PSNR gap (dB)", "gap/psnr"),
+    ("test SSIM", "test/ssim"), ("per-mode test PSNR: min / median / max (dB)", "per_mode/psnr_median"),
+    ("forgotten modes (< median - 3 dB)", "per_mode/forgotten"),
+    ("high-frequency energy ratio (r > 1/4)", "resolution/high_frequency_ratio"),
+    ("PSNR on edge pixels (dB)", "resolution/psnr_edges"), ("PSNR on flat pixels (dB)", "resolution/psnr_flat"),
+    ("FID (scattering features)", "sample/fid"), ("KID", "sample/kid"),
+    ("precision (k=3)", "sample/precision"), ("recall (k=3)", "sample/recall"), ("density (k=5)", "sample/density"),
+    ("coverage (k=5)", "sample/coverage"),
+    ("modes covered (of 48)", "modes/modes_covered"), ("mode KL(real||gen)", "modes/kl"), ("mode JSD", "modes/jsd"),
+    ("good samples (conf >= 0.9)", "modes/good_fraction"), ("interp. jump (max/mean step)", "interp/jump"),
+    ("interp. path / end distance", "interp/path_ratio"), ("NN pixel dist., samples", "nn/samples/pixel_mean"),
+    ("NN pixel dist., test", "nn/test/pixel_mean"),
+]
+
+
+def fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.4g}" if abs(value) < 1e-2 else f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
+
+
+def cell(m: dict, key: str) -> str:
+    if key == "per_mode/psnr_median" and key in m:
+        return f"{fmt(m['per_mode/psnr_min'])} / {fmt(m[key])} / {fmt(m['per_mode/psnr_max'])}"
+    return fmt(m.get(key))
+
+
+def summary_markdown(m: dict) -> str:
+    lines = [f"# Evaluation: {m.get('model')}", "", "| metric | value | real data (train vs test) |", "|---|---|---|"]
+    for name, key in SUMMARY_ROWS:
+        if key in m:
+            ref = m.get(key.replace("sample/", "data/")) if key.startswith("sample/") else None
+            lines.append(f"| {name} | {cell(m, key)} | {fmt(ref)} |")
+    if m.get("samplers"):
+        lines += ["", "| sampler | confident | modes covered | precision | recall | density | coverage | FID |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for name in m["samplers"]:
+            lines.append(f"| {name} | " + " | ".join(fmt(m.get(f"sampler/{name}/{k}")) for k in (
+                "confident", "modes_covered", "precision", "recall", "density", "coverage", "fid")) + " |")
+    lines += ["", f"{m.get('n_samples')} samples against {m.get('n_real_test')} real test images; "
+              f"modes counted when predicted >= {m.get('modes/min_count', '-')} times.", ""]
+    lines += [f"![{name}]({name}.png)" for name in m.get("figures", [])]
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["PARTS", "TRAINING_PARTS", "StudySettings", "run_study", "summary_markdown", "precision_context", "fmt"]

@@ -1,0 +1,124 @@
+"""How typical a synthesised sound is, judged by statistics of the sound (``(1, 1, T)``) that no
+moment model fits (held out), after McDermott & Simoncelli (2011):
+
+- a cochlear-like filter bank: ``n_bands`` band-pass filters with raised-cosine responses on the
+  ERB scale between 50 Hz and 0.45 x the sample rate (applied in Fourier); each band's envelope is
+  the magnitude of its analytic signal, compressed by ``^0.3``;
+- per band: envelope mean, variance (over mean^2), skewness and kurtosis;
+- cross-band envelope correlations (every pair of bands);
+- the modulation spectrum: each band envelope's power in octave bands from 0.5 to 64 Hz (over the
+  envelope's variance);
+- the onset rate (per second): peaks of the half-wave rectified derivative of the broadband
+  envelope (smoothed over 5 ms) above 3 median absolute deviations, 30 ms apart at least.
+
+``heldout_errors`` compares a sample with the example: the relative L2 difference of each
+statistic family, and the onset rates' relative difference.  ``log_spectrum_error``: RMS
+difference of log power spectra averaged in 1/6-octave bands.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+ERB = lambda f: 21.4 * np.log10(1 + 0.00437 * f)  # noqa: E731 (ERB number of a frequency)
+ERB_INV = lambda e: (10 ** (e / 21.4) - 1) / 0.00437  # noqa: E731
+
+
+def cochlear_filters(n: int, rate: int, n_bands: int = 30) -> np.ndarray:
+    """``(n_bands, n // 2 + 1)`` raised-cosine responses on the ERB scale (rfft grid)."""
+    f = np.fft.rfftfreq(n, 1 / rate)
+    edges = np.linspace(ERB(50.0), ERB(0.45 * rate), n_bands + 2)
+    e = ERB(f)
+    bank = np.zeros((n_bands, len(f)))
+    for i in range(n_bands):
+        lo, hi = edges[i], edges[i + 2]
+        inside = (e > lo) & (e < hi)
+        bank[i, inside] = np.cos((e[inside] - (lo + hi) / 2) / (hi - lo) * np.pi)
+    return bank
+
+
+def envelopes(x: np.ndarray, rate: int, n_bands: int = 30) -> np.ndarray:
+    """Compressed subband envelopes ``(n_bands, T)`` of a signal ``(T,)``."""
+    n = len(x)
+    spectrum = np.fft.rfft(x)
+    bank = cochlear_filters(n, rate, n_bands)
+    full = np.zeros((n_bands, n), dtype=complex)  # analytic signals: positive frequencies, doubled
+    full[:, : n // 2 + 1] = bank * spectrum
+    full[:, 1: (n + 1) // 2] *= 2
+    return np.abs(np.fft.ifft(full, axis=1)) ** 0.3
+
+
+def moments_of(env: np.ndarray) -> dict[str, np.ndarray]:
+    mean = env.mean(1)
+    c = env - mean[:, None]
+    var = (c ** 2).mean(1)
+    std = np.sqrt(var) + 1e-12
+    return {"envelope_mean": mean, "envelope_variance": var / (mean ** 2 + 1e-12),
+            "envelope_skew": (c ** 3).mean(1) / std ** 3, "envelope_kurtosis": (c ** 4).mean(1) / std ** 4}
+
+
+def cross_band_correlation(env: np.ndarray) -> np.ndarray:
+    c = env - env.mean(1, keepdims=True)
+    c /= np.sqrt((c ** 2).sum(1, keepdims=True)) + 1e-12
+    corr = c @ c.T
+    return corr[np.triu_indices(len(corr), 1)]
+
+
+def modulation_spectrum(env: np.ndarray, rate: int, low: float = 0.5, octaves: int = 8) -> np.ndarray:
+    """``(n_bands, octaves)``: envelope power in octave bands ``[low 2^k, low 2^(k+1))`` Hz over its variance."""
+    c = env - env.mean(1, keepdims=True)
+    power = np.abs(np.fft.rfft(c, axis=1)) ** 2
+    f = np.fft.rfftfreq(env.shape[1], 1 / rate)
+    total = power[:, 1:].sum(1, keepdims=True) + 1e-30
+    bands = [power[:, (f >= low * 2 ** k) & (f < low * 2 ** (k + 1))].sum(1) for k in range(octaves)]
+    return np.stack(bands, 1) / total
+
+
+def onset_rate(x: np.ndarray, rate: int) -> float:
+    """Onsets per second of the broadband envelope (see the module docstring)."""
+    env = np.abs(x)
+    width = max(1, int(0.005 * rate))
+    env = np.convolve(env, np.ones(width) / width, mode="same")
+    rise = np.maximum(np.diff(env), 0)
+    mad = np.median(np.abs(rise - np.median(rise))) + 1e-12
+    threshold = np.median(rise) + 3 * mad * 1.4826 + 1e-9
+    gap = int(0.03 * rate)
+    peaks, last = 0, -gap
+    candidates = np.flatnonzero((rise[1:-1] > threshold) & (rise[1:-1] >= rise[:-2]) & (rise[1:-1] >= rise[2:])) + 1
+    for t in candidates:
+        if t - last >= gap:
+            peaks, last = peaks + 1, t
+    return peaks / (len(x) / rate)
+
+
+def statistics(x: torch.Tensor, rate: int, n_bands: int = 30) -> dict:
+    y = x.detach().cpu().double().flatten().numpy()
+    env = envelopes(y, rate, n_bands)
+    return {**moments_of(env), "cross_band_correlation": cross_band_correlation(env),
+            "modulation_spectrum": modulation_spectrum(env, rate).flatten(), "onset_rate": onset_rate(y, rate)}
+
+
+def heldout_errors(sample: torch.Tensor, example: torch.Tensor, rate: int) -> dict[str, float]:
+    s, e = statistics(sample, rate), statistics(example, rate)
+    out = {}
+    for key in ("envelope_mean", "envelope_variance", "envelope_skew", "envelope_kurtosis", "cross_band_correlation",
+                "modulation_spectrum"):
+        out[f"heldout/{key}"] = float(np.linalg.norm(s[key] - e[key]) / (np.linalg.norm(e[key]) + 1e-12))
+    out["heldout/onset_rate"] = abs(s["onset_rate"] - e["onset_rate"]) / max(e["onset_rate"], 1.0)
+    out["onset_rate_sample"], out["onset_rate_example"] = s["onset_rate"], e["onset_rate"]
+    return out
+
+
+def log_spectrum_error(sample: torch.Tensor, example: torch.Tensor, rate: int, per_octave: int = 6) -> float:
+    """RMS difference (natural log) of the power spectra averaged in 1/6-octave bands from 30 Hz."""
+    def banded(x):
+        y = x.detach().cpu().double().flatten().numpy()
+        p = np.abs(np.fft.rfft(y - y.mean())) ** 2
+        f = np.fft.rfftfreq(len(y), 1 / rate)
+        edges = 30.0 * 2 ** (np.arange(0, per_octave * math.log2(rate / 2 / 30) + 1) / per_octave)
+        return np.log(np.array([p[(f >= a) & (f < b)].mean() if ((f >= a) & (f < b)).any() else 1e-30
+                                for a, b in zip(edges[:-1], edges[1:])]) + 1e-30)
+    return float(np.sqrt(np.mean((banded(sample) - banded(example)) ** 2)))

@@ -1,0 +1,123 @@
+"""What a training run adds to Lightning: image grids after each validation (PNG and wandb), a
+stop on divergence that keeps the last finite checkpoint, a fit timer that survives resuming,
+and a CSV logger that appends to a resumed run's history."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.fabric.loggers.logger import rank_zero_experiment
+from lightning.pytorch.loggers import CSVLogger, WandbLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter as _CSVWriter
+
+from scatgen.errors import UserError
+from scatgen.viz.grids import save_png, side_by_side
+
+
+class DivergenceError(UserError):
+    """Training produced a non-finite loss (or ended without a validation value)."""
+
+
+def log_images(trainer: L.Trainer, key: str, path: Path, caption: str = "") -> None:
+    """Send a PNG to every wandb logger of the trainer (other loggers keep the file only)."""
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger):
+            logger.log_image(key=key, images=[str(path)], caption=[caption or path.name], step=trainer.global_step)
+
+
+class ReconstructionGrids(L.Callback):
+    """Inputs beside reconstructions for a fixed train batch and a fixed validation batch, every
+    ``every_n_epochs`` validations: ``<run>/images/recon_<split>_epoch<E>.png``."""
+
+    def __init__(self, n_images: int = 16, every_n_epochs: int = 1, dirname: str = "images"):
+        self.n_images, self.every_n_epochs, self.dirname = n_images, every_n_epochs, dirname
+        self._batches: dict[str, tuple[torch.Tensor, ...]] = {}
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        if trainer.current_epoch % self.every_n_epochs:
+            return
+        out = Path(trainer.default_root_dir) / self.dirname
+        was_training = pl_module.training
+        pl_module.eval()
+        for split in ("train", "val"):
+            if split not in self._batches:
+                self._batches[split] = trainer.datamodule.fixed_batch(split, self.n_images)
+            batch = [t.to(pl_module.device) for t in self._batches[split]]
+            x_hat = pl_module.reconstruct(batch)
+            path = save_png(side_by_side(pl_module.images_of(batch), x_hat), out / f"recon_{split}_epoch{trainer.current_epoch:03d}.png")
+            log_images(trainer, f"reconstructions/{split}", path, f"epoch {trainer.current_epoch}: inputs above reconstructions")
+        pl_module.train(was_training)
+
+
+class StopOnDivergence(L.Callback):
+    """Stop at the first non-finite training loss, with one line naming the likely cause.
+
+    The exception is raised before the checkpoint callbacks run for that step or epoch, so the
+    checkpoints on disk are the last finite ones (``last.ckpt`` is never overwritten with NaN
+    weights), and no ``metrics.json`` is written for the run."""
+
+    def __init__(self, keys: tuple[str, ...] = ("train/loss", "train/loss_d", "train/loss_g")):
+        self.keys = keys
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx) -> None:
+        values = {}
+        if isinstance(outputs, torch.Tensor):
+            values["loss"] = outputs
+        elif isinstance(outputs, dict) and "loss" in outputs:
+            values["loss"] = outputs["loss"]
+        values.update({k: v for k, v in trainer.callback_metrics.items() if k.startswith(self.keys)})
+        for name, value in values.items():
+            value = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
+            if not math.isfinite(value):
+                lr = [g["lr"] for opt in trainer.optimizers for g in opt.param_groups]
+                raise DivergenceError(
+                    f"training diverged: {name}={value} at step {trainer.global_step} (epoch {trainer.current_epoch}); "
+                    f"the learning rate is the usual cause (lr={', '.join(f'{x:g}' for x in lr)}): lower "
+                    "model.optimizer.lr; the last finite checkpoint is kept in checkpoints/")
+
+
+class FitTimer(L.Callback):
+    """Training wall time summed over every process that trained this run (kept in checkpoints,
+    so that a resumed run reports its whole ``time/fit_s``)."""
+
+    def __init__(self):
+        self.total_s, self._start = 0.0, None
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._start = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return self.total_s + (time.perf_counter() - self._start if self._start is not None else 0.0)
+
+    def state_dict(self) -> dict:
+        return {"total_s": self.elapsed()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.total_s = float(state.get("total_s", 0.0))
+
+
+class AppendingCSVLogger(CSVLogger):
+    """Lightning's CSV logger, but a resumed run appends to the run's ``metrics.csv`` instead of
+    deleting it (Lightning's writer removes an existing file): one history per run directory."""
+
+    @property
+    @rank_zero_experiment
+    def experiment(self):
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _AppendingWriter(self.log_dir)
+        return self._experiment
+
+
+class _AppendingWriter(_CSVWriter):
+    def _check_log_dir_exists(self) -> None:
+        if self._fs.isfile(self.metrics_file_path):
+            with self._fs.open(self.metrics_file_path, "r", newline="") as f:
+                header = f.readline().strip()
+            self.metrics_keys = sorted(k for k in header.split(",") if k)
