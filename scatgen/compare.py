@@ -32,9 +32,9 @@ def train_runs(cfg: DictConfig, sweep_dir: Path) -> list[Path]:
         return jobs
     cmd = [sys.executable, str(ROOT / "train.py"), "-m", f"experiment={experiments}", f"seed={seeds}",
            f"trainer.max_epochs={cfg.epochs}", f"hydra.sweep.dir={sweep_dir}",
-           # each run's own end-of-training evaluation on 128 images per split: the study evaluates
+           # each run's own end-of-training evaluation on 32 images per split: the study evaluates
            # every run in full afterwards (the GAN's latent inversion would otherwise run twice)
-           "study.eval_limit=128", *cfg.train_overrides]
+           "study.eval_limit=32", *cfg.train_overrides]
     log.info(" ".join(cmd[1:]))
     subprocess.run(cmd, check=True, cwd=ROOT)
     return jobs

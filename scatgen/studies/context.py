@@ -3,7 +3,8 @@
 Every model is evaluated with the same counts and seeds: ``n_samples`` samples ``G(z)`` per
 prior against the real *test* split (unseen by every model); the feature map is fitted on the
 real training split; reconstruction scores cover the training rows the model learned from and
-the test split (the first ``eval_limit`` images of each, or all).
+the test split (the first ``eval_limit`` images of each, or all; ``train_eval_limit`` caps the
+training rows alone: train.py's final evaluation scores the first 2,048).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class StudySettings:
     steps: int = 10
     seed: int = 0
     eval_limit: int | None = None
+    train_eval_limit: int | None = None
     feature_J: int = 3
     feature_L: int = 8
     feature_components: int | None = 64
@@ -112,7 +114,9 @@ class StudyContext:
         images and reconstructions), computed once."""
         key = f"reconstruction/{split}"
         if key not in self._cache:
-            loader = self.datamodule.split_loader(split, self.settings.eval_limit)
+            limits = [self.settings.eval_limit] + ([self.settings.train_eval_limit] if split == "train" else [])
+            limits = [v for v in limits if v is not None]
+            loader = self.datamodule.split_loader(split, min(limits) if limits else None)
             self._cache[key] = reconstruction_scores(self.model, loader, f"reconstruct {split}", self.precision,
                                                      keep_images=split == "test")
         return self._cache[key]

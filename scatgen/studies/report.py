@@ -115,13 +115,13 @@ def answer(runs) -> str:
     parts.append(
         "*GANs forget images (mode dropping, measured by reconstruction):* "
         + ("shown: " if gan_drops else "not shown: ")
-        + f"the GAN has {fmt(forgot['GAN'])} forgotten mode(s) of 48 (test PSNR more than 3 dB below its median mode; "
+        + f"the GAN has {forgot['GAN']:.1f} forgotten mode(s) of 48 on average (test PSNR more than 3 dB below its median mode; "
         f"worst mode {fmt(worst['GAN'])} dB against a median of {fmt(median['GAN'])} dB), the inverse-scattering "
-        f"generator {fmt(forgot['InverseScattering'])} (worst {fmt(worst['InverseScattering'])} dB, median "
-        f"{fmt(median['InverseScattering'])} dB)" + (f", the VAE {fmt(forgot['VAE'])}" if "VAE" in forgot else "") + ".")
+        f"generator {forgot['InverseScattering']:.1f} (worst {fmt(worst['InverseScattering'])} dB, median "
+        f"{fmt(median['InverseScattering'])} dB)" + (f", the VAE {forgot['VAE']:.1f}" if "VAE" in forgot else "") + ".")
     is_keeps = forgot["InverseScattering"] < 1
     parts.append("*The inverse-scattering generator keeps every image:* " + ("shown" if is_keeps else "not shown") +
-                 f" ({fmt(forgot['InverseScattering'])} forgotten modes on average over {n_seeds} seed(s)).")
+                 f" ({forgot['InverseScattering']:.1f} forgotten modes on average over {n_seeds} seed(s)).")
     loses = hf["InverseScattering"] is not None and hf["InverseScattering"] < 0.8 and \
         edge["InverseScattering"] < flat["InverseScattering"] - 3
     parts.append(
