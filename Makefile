@@ -37,15 +37,16 @@ bench: install
 	$(PY) scripts/bench_scattering.py
 	$(PY) scripts/bench_training.py
 
-# the study: IS, VAE and GAN on 32x32 polygons at an equal budget (11 epochs), 3 seeds each, every
-# run evaluated, docs/study/report.md written (~55 min on 2 CPU cores; resumable)
-STUDY = out_dir=docs/study 'seeds=[0,1,2]' epochs=11 study.n_samples=1024
+# the study: IS, VAE and GAN on 32x32 polygons at an equal budget (conf/experiment/study32_*.yaml:
+# 12 epochs), 3 seeds each, every run evaluated, docs/study/report.md written (< 60 min on 2 CPU
+# cores; an interrupted study resumes with what is not done)
 study: install
-	$(PY) scripts/compare.py $(STUDY) 'train_overrides=["data.image_size=32","encoder.J=3"]'
+	$(PY) scripts/compare.py out_dir=docs/study experiments=study32 'seeds=[0,1,2]' study.n_samples=1024 \
+		study.classifier_steps=1200
 
 # the same on a GPU at 64x64 (not yet measured)
 study-gpu: install
-	$(PY) scripts/compare.py out_dir=docs/study_gpu 'seeds=[0,1,2]' epochs=30 device=cuda \
+	$(PY) scripts/compare.py out_dir=docs/study_gpu experiments=polygons 'seeds=[0,1,2]' epochs=30 device=cuda \
 		'train_overrides=["trainer=gpu","data.n_train=16384"]'
 
 

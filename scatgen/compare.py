@@ -23,15 +23,16 @@ ROOT = Path(__file__).resolve().parents[1]
 def train_runs(cfg: DictConfig, sweep_dir: Path) -> list[Path]:
     """One multirun over models x seeds into ``sweep_dir`` (named by a hash of the settings);
     returns the job directories.  Reuses them when every job has finished; otherwise trains all."""
-    experiments = ",".join(f"polygons_{m}" for m in cfg.models)
+    experiments = ",".join(f"{cfg.experiments}_{m}" for m in cfg.models)
     seeds = ",".join(str(s) for s in cfg.seeds)
     n_jobs = len(cfg.models) * len(cfg.seeds)
     jobs = [sweep_dir / str(i) for i in range(n_jobs)]
     if all((j / "metrics.json").exists() for j in jobs):
         log.info("reusing the %d trained runs in %s", n_jobs, sweep_dir)
         return jobs
-    cmd = [sys.executable, str(ROOT / "train.py"), "-m", f"experiment={experiments}", f"seed={seeds}",
-           f"trainer.max_epochs={cfg.epochs}", f"hydra.sweep.dir={sweep_dir}",
+    epochs = [f"trainer.max_epochs={cfg.epochs}"] if cfg.epochs else []
+    cmd = [sys.executable, str(ROOT / "train.py"), "-m", f"experiment={experiments}", f"seed={seeds}", *epochs,
+           f"hydra.sweep.dir={sweep_dir}",
            # each run's own end-of-training evaluation on 32 images per split: the study evaluates
            # every run in full afterwards (the GAN's latent inversion would otherwise run twice)
            "study.eval_limit=32", *cfg.train_overrides]
@@ -54,8 +55,8 @@ def compare(cfg: DictConfig) -> Path:
     if cfg.runs:
         runs = [Path(r) for r in cfg.runs]
     else:
-        settings = {"models": list(cfg.models), "seeds": list(cfg.seeds), "epochs": cfg.epochs,
-                    "overrides": list(cfg.train_overrides)}
+        settings = {"models": list(cfg.models), "experiments": cfg.experiments, "seeds": list(cfg.seeds),
+                    "epochs": cfg.epochs, "overrides": list(cfg.train_overrides)}
         runs = train_runs(cfg, Path(cfg.paths.log_dir) / "study" / f"runs-{config_hash(settings)}")
     timings["train_s"] = time.perf_counter() - t0
 
@@ -71,7 +72,8 @@ def compare(cfg: DictConfig) -> Path:
             evaluate_checkpoint(ckpt, target, cfg)
         eval_dirs.append(target)
     timings["evaluate_s"] = time.perf_counter() - t0
-    trained = "" if cfg.runs else f"training {timings['train_s'] / 60:.1f} min (equal budget: {cfg.epochs} epochs each), "
+    budget = f"{cfg.epochs} epochs" if cfg.epochs else f"the {cfg.experiments}_* experiments' epochs"
+    trained = "" if cfg.runs else f"training {timings['train_s'] / 60:.1f} min (equal budget: {budget} each), "
     header = [f"Wall time on this machine: {trained}evaluation {timings['evaluate_s'] / 60:.1f} min.", ""]
     path = write_report(eval_dirs, out_dir, header)
     log.info("report -> %s", path)

@@ -8,8 +8,8 @@ moment model fits (held out), after McDermott & Simoncelli (2011):
 - cross-band envelope correlations (every pair of bands);
 - the modulation spectrum: each band envelope's power in octave bands from 0.5 to 64 Hz (over the
   envelope's variance);
-- the onset rate (per second): peaks of the half-wave rectified derivative of the broadband
-  envelope (smoothed over 5 ms) above 3 median absolute deviations, 30 ms apart at least.
+- the onset rate (per second): rises of the broadband envelope (smoothed over 5 ms, in dB) by more
+  than 9 dB within 10 ms, 30 ms apart at least.
 
 ``heldout_errors`` compares a sample with the example: the relative L2 difference of each
 statistic family, and the onset rates' relative difference.  ``log_spectrum_error``: RMS
@@ -77,21 +77,21 @@ def modulation_spectrum(env: np.ndarray, rate: int, low: float = 0.5, octaves: i
     return np.stack(bands, 1) / total
 
 
-def onset_rate(x: np.ndarray, rate: int) -> float:
-    """Onsets per second of the broadband envelope (see the module docstring)."""
-    env = np.abs(x)
+def onset_rate(x: np.ndarray, rate: int, rise_db: float = 9.0) -> float:
+    """Onsets per second: times where the broadband envelope (``|x|`` smoothed over 5 ms, in dB
+    above a floor at -60 dB of its peak) rises by more than ``rise_db`` within 10 ms, 30 ms apart
+    at least."""
     width = max(1, int(0.005 * rate))
-    env = np.convolve(env, np.ones(width) / width, mode="same")
-    rise = np.maximum(np.diff(env), 0)
-    mad = np.median(np.abs(rise - np.median(rise))) + 1e-12
-    threshold = np.median(rise) + 3 * mad * 1.4826 + 1e-9
-    gap = int(0.03 * rate)
-    peaks, last = 0, -gap
-    candidates = np.flatnonzero((rise[1:-1] > threshold) & (rise[1:-1] >= rise[:-2]) & (rise[1:-1] >= rise[2:])) + 1
-    for t in candidates:
+    env = np.convolve(np.abs(x), np.ones(width) / width, mode="same")
+    db = 20 * np.log10(env + 1e-3 * env.max() + 1e-30)
+    lag = max(1, int(0.01 * rate))
+    rise = db[lag:] - db[:-lag]
+    gap, count, last = int(0.03 * rate), 0, -10**9
+    for t in np.flatnonzero(rise > rise_db):
         if t - last >= gap:
-            peaks, last = peaks + 1, t
-    return peaks / (len(x) / rate)
+            count += 1
+        last = t if t - last >= gap else last
+    return count / (len(x) / rate)
 
 
 def statistics(x: torch.Tensor, rate: int, n_bands: int = 30) -> dict:

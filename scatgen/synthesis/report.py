@@ -43,20 +43,52 @@ def figure(texture: str, run_dirs: dict[str, Path], out: Path) -> Path:
     return out
 
 
+def findings(results: dict[str, dict[str, dict]], iterations: int) -> list[str]:
+    """What the tables show, in sentences drawn from them ("not shown" where they do not)."""
+    tv = {t: {m: r[m]["heldout/orientation_tv"] for m in MODELS} for t, r in results.items()}
+    w1 = {t: {m: r[m]["heldout/gradient_w1"] for m in MODELS} for t, r in results.items()}
+    counts = next(iter(results.values()))
+    lines = [f"- **The Gaussian model** ({counts['gaussian']['n_moments']:,} free moments) reaches the exact answer: "
+             "log-spectrum error " + ", ".join(f"{t} {r['gaussian']['spectrum_error']:.3f}" for t, r in results.items())
+             + " (the phase-randomised example: " + ", ".join(
+                 f"{r['gaussian']['phase_randomized/spectrum_error']:.3f}" for r in results.values()) + "). "
+             "It keeps no geometry the spectrum does not hold: held-out orientation TV "
+             + ", ".join(f"{t} {tv[t]['gaussian']:.3f}" for t in results) + "."]
+    for model, than in (("scattering", "gaussian"), ("phase_harmonic", "scattering")):
+        better_tv = [t for t in results if tv[t][model] < tv[t][than]]
+        better_w1 = [t for t in results if w1[t][model] < w1[t][than]]
+        lines.append(
+            f"- **{model.replace('_', '-')} moments ({counts[model]['n_moments']:,}) against {than.replace('_', '-')}:** "
+            f"orientation TV lower on {len(better_tv)} of {len(results)} textures"
+            + (f" ({', '.join(f'{t} {tv[t][than]:.3f} -> {tv[t][model]:.3f}' for t in better_tv)})" if better_tv else "")
+            + f"; gradient-magnitude W1 lower on {len(better_w1)} of {len(results)}"
+            + ("." if better_w1 else " (not shown)."))
+    lines.append(f"- Limits: one sample per model, {iterations} L-BFGS iterations per round; the final losses in the "
+                 "tables say how far each descent got.")
+    return lines
+
+
 def synthesis_report(textures: list[str], out_dir: Path, runs_dir: Path, **settings) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
+    results = {}
     lines = ["# Texture synthesis from one example", "",
              f"Settings: {settings}. One sample per model from white noise (seed 0); L-BFGS with a strong Wolfe "
              "line search. Every result is judged by every model's moments (relative error "
              "||Phi(x) - Phi(x1)|| / ||Phi(x1)||), by the log radial power spectrum, the pixel histogram, and two "
              "statistics that no model fits (held out). The Gaussian model's exact answer, the phase-randomised "
-             "example, is in the last column.", "",
-             "Reproduce: `python scripts/synthesis_report.py` (writes this page).", ""]
+             "example, is in the last column. Moments are counted free: none identically zero or repeated (the "
+             "power spectrum at one frequency of each pair {k, -k}, zero left out; the same-scale phase-harmonic "
+             "covariances are real, as kymatio's wavelets are real in Fourier). The scattering model runs the "
+             "periodic fast backend (moments of the image on its own grid); kymatio's backend would reflection-pad "
+             "to a larger grid, so its moments differ near the borders.", "",
+             "Reproduce: `python scripts/synthesis_report.py --restarts 1` (writes this page).", "",
+             "## What this run shows", "", "{findings}", ""]
     for texture in textures:
         metrics, run_dirs = {}, {}
         for model in MODELS:
             run_dirs[model] = runs_dir / texture / model
             metrics[model] = run_synthesis(texture, model, run_dirs[model], **settings)
+        results[texture] = metrics
         fig = figure(texture, run_dirs, out_dir / f"synthesis_{texture}.png")
         lines += [f"## {texture}", "", f"![{texture}]({fig.name})", "",
                   "| | gaussian | scattering | phase harmonic | phase-randomised (exact Gaussian) |", "|---|---|---|---|---|"]
@@ -66,5 +98,5 @@ def synthesis_report(textures: list[str], out_dir: Path, runs_dir: Path, **setti
             lines.append(f"| {name} | " + " | ".join(cells) + f" | {form.format(ref) if ref is not None else '-'} |")
         lines.append("")
     path = out_dir / "synthesis.md"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines).replace("{findings}", "\n".join(findings(results, settings.get("iterations", 100)))) + "\n")
     return path
