@@ -11,3 +11,13 @@ class ConfigError(UserError, ValueError):
 
 class DataNotFound(UserError, FileNotFoundError):
     """A data set that is not where the config says; the message says where and how to prepare it."""
+
+
+def check_integers(*settings: tuple[str, object, int]) -> None:
+    """``(key, value, lowest)`` settings that must be integers of at least ``lowest``: one line for
+    the first that is not (``size=abc``, ``J=0``)."""
+    for key, value, lowest in settings:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}={value!r} is not an integer; give e.g. {key}={max(lowest, 4)}")
+        if value < lowest:
+            raise ConfigError(f"{key}={value} must be >= {lowest}")

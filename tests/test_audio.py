@@ -14,7 +14,7 @@ from scipy.io import wavfile
 from conftest import ROOT
 from scatgen.synthesis.microcanonical import MomentLoss, phase_randomized, synthesize
 from scatgen.synthesis.moments1d import MODELS_1D, Scattering1DMoments, moment_model_1d
-from scatgen.synthesis.sounds import SOUNDS, load_sound, make_sound, read_wav
+from scatgen.synthesis.sounds import SOUNDS, make_sound, read_wav
 
 RATE, SECONDS, J, Q = 8000, 0.5, 6, 4
 N = int(RATE * SECONDS)

@@ -52,7 +52,10 @@ def test_evaluate_and_compare_write_metrics_figures_and_report(tmp_path, model):
                 "resolution/psnr_edges", "resolution/psnr_flat", "sample/high_frequency_ratio",
                 "sampler/gmm/precision", "sampler/empirical/confident", "sampler/gaussian/modes_covered"):
         assert key in m, key
-    assert len(m["per_mode/psnr"]) == 48 and m["per_mode/modes_seen"] >= 40  # 256 test images
+    # 256 test images cover >= 40 of the 48 modes; the GAN is scored on its first 32 (eval_limit), which
+    # cover about 48 (1 - (47/48)^32) = 23.5 modes on average
+    assert len(m["per_mode/psnr"]) == 48 and m["per_mode/modes_seen"] >= (15 if model == "gan" else 40)
+    assert m["per_mode/modes_seen"] <= (32 if model == "gan" else 48)
     assert m["per_mode/psnr_min"] <= m["per_mode/psnr_median"] <= m["per_mode/psnr_max"]
     assert 0 < m["resolution/high_frequency_ratio"] < 2 and 0 < m["resolution/psnr_edges"] < 60
     assert m["classifier/test_accuracy"] >= 0.95 and 0 <= m["modes/modes_covered"] <= 48

@@ -99,10 +99,12 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
     seed-to-seed spread of single-process runs (twice it, plus 0.1 dB).  Planted bug it catches: ranks training on the same images (no sampler) or on
     their own code caches (different L): the gap then exceeds the bound."""
     single, ddp, other_seed = tmp_path / "single", tmp_path / "ddp", tmp_path / "seed1"
-    _train(single, "trainer.max_steps=4", "data.batch_size=32", "trainer.precision=32-true")
-    _train(other_seed, "trainer.max_steps=4", "data.batch_size=32", "trainer.precision=32-true", "seed=1")
-    _train(ddp, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_steps=4",
-           "data.batch_size=16", "trainer.precision=32-true", "trainer.sync_batchnorm=false")  # SyncBN is GPU-only
+    # 128 - 32 held out = 96 training images: 3 steps an epoch, so 2 epochs for max_steps=4 to bind
+    steps = ["trainer.max_epochs=2", "trainer.max_steps=4", "trainer.precision=32-true"]
+    _train(single, *steps, "data.batch_size=32")
+    _train(other_seed, *steps, "data.batch_size=32", "seed=1")
+    _train(ddp, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", *steps,
+           "data.batch_size=16", "trainer.sync_batchnorm=false")  # SyncBN is GPU-only
     runs = {name: list((root / "logs" / "train" / "runs").glob("*"))
             for name, root in (("single", single), ("ddp", ddp), ("seed1", other_seed))}
     assert len(runs["ddp"]) == 1, runs["ddp"]  # the ranks share one run directory

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import torch
 
-from scatgen.errors import ConfigError
+from scatgen.errors import ConfigError, check_integers
 from scatgen.storage.artefacts import write_json
 from scatgen.synthesis.audio_statistics import heldout_errors, log_spectrum_error
 from scatgen.synthesis.microcanonical import phase_randomized, synthesize
 from scatgen.synthesis.moments1d import MODELS_1D, moment_model_1d
+from scatgen.synthesis.run import mean_metrics
 from scatgen.synthesis.sounds import load_sound, write_wav
 from scatgen.synthesis.statistics import moment_errors
 from scatgen.viz import plots
@@ -22,12 +23,8 @@ def check_audio_config(model: str, duration, sample_rate, J, Q, n_samples, itera
         raise ConfigError(f"model={model!r} is unknown; use one of {', '.join(MODELS_1D)}")
     if isinstance(duration, bool) or not isinstance(duration, (int, float)) or duration <= 0:
         raise ConfigError(f"duration={duration!r} must be a positive number of seconds")
-    for key, value, low in (("sample_rate", sample_rate, 1000), ("J", J, 1), ("Q", Q, 1), ("n_samples", n_samples, 1),
-                            ("iterations", iterations, 0), ("restarts", restarts, 1)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}={value!r} is not an integer")
-        if value < low:
-            raise ConfigError(f"{key}={value} must be >= {low}")
+    check_integers(("sample_rate", sample_rate, 1000), ("J", J, 1), ("Q", Q, 1), ("n_samples", n_samples, 1),
+                   ("iterations", iterations, 0), ("restarts", restarts, 1))
     if 2**J > duration * sample_rate / 4:
         raise ConfigError(f"J={J} is too large for {duration} s at {sample_rate} Hz: the widest wavelet (2^J={2**J} "
                           f"samples) must fit 4 times in the sound; use J<={int(duration * sample_rate / 4).bit_length() - 1}")
@@ -37,10 +34,6 @@ def evaluate(sample: torch.Tensor, example: torch.Tensor, judges: dict, rate: in
     """``sample`` and ``example`` ``(1, 1, T)``: every model's moment errors, the spectrum, held-out statistics."""
     return {**moment_errors(judges, sample, example), "log_spectrum_error": log_spectrum_error(sample, example, rate),
             **heldout_errors(sample, example, rate)}
-
-
-def mean_metrics(rows: list[dict]) -> dict[str, float]:
-    return {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
 
 
 def run_audio_synthesis(texture: str, model: str, out_dir: str | Path, duration: float = 3.0, sample_rate: int = 16000,

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from scatgen.encoders.shapes import size_error
-from scatgen.errors import ConfigError
+from scatgen.errors import ConfigError, check_integers
 from scatgen.storage.artefacts import write_json
 from scatgen.viz import plots
 from scatgen.synthesis.microcanonical import phase_randomized, synthesize
@@ -21,12 +21,8 @@ def check_synthesis_config(model: str, size, J, L=8, n_samples=1, iterations=100
     """One line for a setting that cannot run, before any work."""
     if model not in MODELS:
         raise ConfigError(f"model={model!r} is unknown; use one of {', '.join(MODELS)}")
-    for key, value, low in (("size", size, 16), ("J", J, 1), ("L", L, 1), ("n_samples", n_samples, 1),
-                            ("iterations", iterations, 0), ("restarts", restarts, 1)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}={value!r} is not an integer; give e.g. {key}={max(low, 4)}")
-        if value < low:
-            raise ConfigError(f"{key}={value} must be >= {low}")
+    check_integers(("size", size, 16), ("J", J, 1), ("L", L, 1), ("n_samples", n_samples, 1),
+                   ("iterations", iterations, 0), ("restarts", restarts, 1))
     problem = size_error(J, (size, size), periodic=True)
     if problem:
         raise ConfigError(f"size={size} does not fit J={J}: {problem}")
