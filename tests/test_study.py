@@ -130,3 +130,29 @@ def test_the_same_inputs_give_the_same_fid_and_kid(trained, tmp_path):
         runs.append(run_study(model, datamodule, tmp_path / str(i), settings))
     for key in ("sample/fid", "sample/kid", "data/fid", "data/kid", "sample/precision"):
         assert runs[0][key] == runs[1][key], key
+
+
+def _fake_runs(gan: dict, scattering: dict) -> dict:
+    base = {"per_mode/forgotten": 0, "per_mode/psnr_min": 28.0, "per_mode/psnr_median": 30.0, "test/psnr": 30.0,
+            "resolution/high_frequency_ratio": 0.5, "resolution/psnr_edges": 24.0, "resolution/psnr_flat": 45.0,
+            "sample/high_frequency_ratio": 0.3, "modes/modes_covered": 30, "sample/precision": 0.1}
+    return {"InverseScattering": [(None, {**base, **scattering})], "GAN": [(None, {**base, **gan})]}
+
+
+def test_the_answer_follows_the_numbers():
+    """The report's answer paragraph says "shown" only where its number shows it.  Planted bugs it
+    catches: a comparison turned round (mode dropping credited to the model with fewer forgotten
+    modes), or quality judged by high-frequency energy alone (noisy GAN samples called sharp)."""
+    from scatgen.studies.report import answer
+
+    drops = answer(_fake_runs(gan={"per_mode/forgotten": 6, "per_mode/psnr_median": 26.0, "sample/precision": 0.4},
+                              scattering={"resolution/high_frequency_ratio": 0.4}))
+    assert "mode dropping, measured by reconstruction):* shown" in drops
+    assert "keeps every image:* shown" in drops and "loses resolution:* shown" in drops
+    assert "image quality:* shown" in drops and "cannot show" not in drops
+    collapsed = answer(_fake_runs(gan={"per_mode/psnr_median": 12.0, "test/psnr": 11.0, "sample/precision": 0.01,
+                                       "sample/high_frequency_ratio": 4.0},
+                                  scattering={"per_mode/forgotten": 2, "resolution/high_frequency_ratio": 0.95}))
+    assert "mode dropping, measured by reconstruction):* not shown" in collapsed and "cannot show" in collapsed
+    assert "keeps every image:* not shown" in collapsed and "loses resolution:* not shown" in collapsed
+    assert "image quality:* not shown" in collapsed and "artefacts rather than detail" in collapsed

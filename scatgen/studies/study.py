@@ -52,7 +52,7 @@ def run_study(model, datamodule, out_dir: str | Path, settings: StudySettings,
 
 SUMMARY_ROWS = [
     ("train PSNR (dB)", "train/psnr"), ("test PSNR (dB)", "test/psnr"), ("PSNR gap (dB)", "gap/psnr"),
-    ("test SSIM", "test/ssim"), ("per-mode test PSNR: min / median / max (dB)", "per_mode/psnr_median"),
+    ("test SSIM", "test/ssim"), ("per-mode test PSNR, median mode (dB)", "per_mode/psnr_median"),
     ("forgotten modes (< median - 3 dB)", "per_mode/forgotten"),
     ("high-frequency energy ratio (r > 1/4)", "resolution/high_frequency_ratio"),
     ("PSNR on edge pixels (dB)", "resolution/psnr_edges"), ("PSNR on flat pixels (dB)", "resolution/psnr_flat"),
