@@ -2,7 +2,8 @@
 ``loss(x) = sum_f mean_i ((Phi_f,i(x) - Phi_f,i(x1)) / sigma_f,i)^2`` with L-BFGS, where
 ``sigma_f,i = |Phi_f,i(x1)| + 0.1 rms(Phi_f(x1))``: every family weighs the same, every moment
 relatively, with a floor for moments near zero (``0.1 std(x1)`` for a family that is zero on the
-example, such as the mean of a centred sound).  The exact Gaussian reference is
+example; the signal's mean ``Phi_mean`` is scaled by ``|mean| + 0.1 max(|mean|, std(x1))``, so
+that a sound's near-zero mean does not dominate).  The exact Gaussian reference is
 ``phase_randomized``: the example's Fourier modulus with the phases of white noise.
 """
 
@@ -21,11 +22,15 @@ class MomentLoss(torch.nn.Module):
         self.moments = moments
         with torch.no_grad():
             self.target = {k: v.detach() for k, v in moments(target).items()}
-        # a family that is zero on the example (the mean of a sound) is measured against the
-        # example's own standard deviation instead
+        # the signal's mean is in the signal's units: near zero (a sound's mean is ~1e-9, not 0) it
+        # is measured against the example's standard deviation, else its error would weigh 1e14
+        # times the rest and stall the descent; a family that is zero on the example likewise
         spread = target.std().clamp_min(1e-12)
-        self.scale = {k: v.abs() + floor * torch.where(v.pow(2).mean() > 0, v.pow(2).mean().sqrt(), spread)
-                      for k, v in self.target.items()}
+        self.scale = {}
+        for k, v in self.target.items():
+            rms = v.pow(2).mean().sqrt()
+            reference = torch.maximum(rms, spread) if k == "mean" else torch.where(rms > 0, rms, spread)
+            self.scale[k] = v.abs() + floor * reference
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         phi = self.moments(x)
