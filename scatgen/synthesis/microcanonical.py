@@ -22,7 +22,7 @@ class MomentLoss(torch.nn.Module):
         self.moments = moments
         with torch.no_grad():
             self.target = {k: v.detach() for k, v in moments(target).items()}
-        # the signal's mean is in the signal's units: near zero (a sound's mean is ~1e-9, not 0) it
+        # the signal's mean is in the signal's units: near zero (a sound's mean is ~1e-11, not 0) it
         # is measured against the example's standard deviation, else its error would weigh 1e14
         # times the rest and stall the descent; a family that is zero on the example likewise
         spread = target.std().clamp_min(1e-12)
