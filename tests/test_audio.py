@@ -104,7 +104,9 @@ def test_descent_divides_every_family_error_by_ten(name):
     x = make_sound("rain", SECONDS, RATE)
     moments = moment_model_1d(name, N, J, Q)
     start = synthesize(moments, x, iterations=0, restarts=1).images
-    result = synthesize(moments, x, iterations=30, restarts=1).images
+    # 60 iterations: measured 78x (order 1), 91x (order 2), 5,000x (spectrum) on AMD EPYC, so the
+    # 10x bound holds on any CPU's rounding; at 30 iterations order 2 reached only 10.9x
+    result = synthesize(moments, x, iterations=60, restarts=1).images
     target, before, after = moments(x), moments(start), moments(result)
     for family in target:
         if family == "mean":
