@@ -155,3 +155,24 @@ def test_radial_spectrum_of_white_noise_is_flat():
     g = torch.Generator().manual_seed(0)
     spectrum = radial_log_spectrum(torch.randn(1, 1, 128, 128, generator=g, dtype=torch.float64))
     assert spectrum[4:].std() < 0.2 and abs(float(spectrum[4:].mean())) < 0.2
+
+
+def test_report_findings_follow_the_numbers():
+    """The synthesis report's sentences are drawn from its tables.  Planted bug it catches (it
+    shipped once): "the Gaussian model reaches the exact answer" written whatever its spectrum
+    error, e.g. after 2 iterations."""
+    from scatgen.synthesis.report import findings
+
+    def row(spectrum, tv, w1):
+        return {"n_moments": 10, "spectrum_error": spectrum, "phase_randomized/spectrum_error": 0.0,
+                "heldout/orientation_tv": tv, "heldout/gradient_w1": w1}
+
+    def results(gaussian_error):
+        return {"brick": {"gaussian": row(gaussian_error, 0.5, 0.03), "scattering": row(0.5, 0.1, 0.01),
+                          "phase_harmonic": row(0.5, 0.2, 0.02)}}
+
+    assert "reaches the exact answer" in findings(results(0.001), 100)[0]
+    assert "does not reach the exact answer on brick" in findings(results(1.2), 2)[0]
+    lines = findings(results(0.001), 100)
+    assert "orientation TV lower on 1 of 1 textures (brick 0.500 -> 0.100)" in lines[1]
+    assert "orientation TV lower on 0 of 1 textures" in lines[2] and "(not shown)" in lines[2]

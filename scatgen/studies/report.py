@@ -129,11 +129,12 @@ def answer(runs) -> str:
                  f"{fmt(covered['InverseScattering'])} for inverse scattering, but the mode classifier is confident on "
                  f"few samples of either (table below), so this counts where blobs are filed, not modes kept.")
     is_keeps = forgot["InverseScattering"] < 1
+    above = [f"the {m}'s median" for m in ("VAE", "GAN")
+             if median.get(m) is not None and worst["InverseScattering"] > median[m]]
     parts.append("*The inverse-scattering generator keeps every image:* " + ("shown" if is_keeps else "not shown") +
                  f" ({forgot['InverseScattering']:.1f} forgotten modes on average over {n_seeds} seed(s); its worst "
-                 f"mode, {fmt(worst['InverseScattering'])} dB, is still above the "
-                 + ("VAE's median" if "VAE" in median and worst["InverseScattering"] > median["VAE"] else "GAN's median")
-                 + ").")
+                 f"mode, {fmt(worst['InverseScattering'])} dB, is "
+                 + (f"still above {above[0]}" if above else "below the other models' medians") + ").")
     loses = hf["InverseScattering"] is not None and hf["InverseScattering"] < 0.8 and \
         edge["InverseScattering"] < flat["InverseScattering"] - 3
     parts.append(
