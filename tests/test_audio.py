@@ -12,7 +12,7 @@ import torch
 from scipy.io import wavfile
 
 from conftest import ROOT
-from scatgen.synthesis.microcanonical import MomentLoss, phase_randomized, synthesize
+from scatgen.synthesis.microcanonical import phase_randomized, synthesize
 from scatgen.synthesis.moments1d import MODELS_1D, Scattering1DMoments, moment_model_1d
 from scatgen.synthesis.sounds import SOUNDS, make_sound, read_wav
 
