@@ -1,5 +1,6 @@
 """What the entry points share: the command line checked before Hydra starts, run directories
-unique per process, and bad input ending as one line on stderr with exit status 2.
+unique per process, bad input (and a full disk) ending as one line on stderr with exit status 2,
+and a multirun that reports each job (``SweepSummary``).
 
 ``check_command_line`` catches, before any work:
 
@@ -23,10 +24,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from scatgen.config import CONF_DIR, check_group_choices, check_types
-from scatgen.errors import ConfigError, UserError
+from scatgen.config import CONF_DIR, check_group_choices, check_ranges, check_types
+from scatgen.devices import check_precision_override
+from scatgen.errors import NO_SPACE, ConfigError, UserError, disk_full
 
 log = logging.getLogger(__name__)
 RUN_TAG = f"{os.getpid()}{secrets.token_hex(2)}"
@@ -40,16 +43,60 @@ def _in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
+# the one-line error of the job that this process ran last (read by ``SweepSummary``)
+LAST_ERROR: dict[str, str | None] = {"line": None}
+
+
+def _one_line_log_errors() -> None:
+    """A log file that can no longer be written (a full disk) is said once, in one line, instead
+    of ``logging``'s traceback for every record."""
+    def report_once(handler, record):
+        if not getattr(handler, "_scatgen_reported", False):
+            handler._scatgen_reported = True
+            err = sys.exc_info()[1]
+            print(f"warning: cannot write the log file {getattr(handler, 'baseFilename', handler)} "
+                  f"({getattr(err, 'strerror', None) or err}); logging to it stops", file=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handleError = functools.partial(report_once, handler)
+
+
+def _output_dir() -> str | None:
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.get().runtime.output_dir if HydraConfig.initialized() else None
+
+
+def _to_log_files(line: str, exc_info=None) -> None:
+    """``line`` (and a traceback) into the run's own log file, e.g. ``<run>/train.log``; the
+    terminal gets the one line alone."""
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, line, None, exc_info)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
 def exit_on_user_error(fn):
-    """Run ``fn``; a ``UserError`` prints ``error: <message>`` (no traceback) and exits with 2.
-    Inside a sweep the job returns NaN instead, so that one impossible trial (Optuna marks it
-    failed) does not end the whole sweep."""
+    """Run ``fn``; a ``UserError`` (a full disk too) prints ``error: <message>`` (no traceback)
+    and exits with 2.  Inside a sweep the job returns NaN instead, so that one failing job (Optuna
+    marks the trial failed) does not end the whole sweep: its error goes to its own log (with the
+    traceback, for a failure that is not the user's) and to the sweep's summary."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        _one_line_log_errors()
+        LAST_ERROR["line"] = None
         try:
             return fn(*args, **kwargs)
-        except UserError as err:
-            print(f"error: {err}", file=sys.stderr)
+        except Exception as err:
+            if isinstance(err, OSError) and err.errno in NO_SPACE and not isinstance(err, UserError):
+                err = disk_full(err.filename or _output_dir() or "the run directory")
+            user = isinstance(err, UserError)
+            if not user and not _in_multirun():
+                raise
+            line = f"error: {err}" if user else f"error: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            LAST_ERROR["line"] = line
+            _to_log_files(line, None if user else sys.exc_info())
+            print(line, file=sys.stderr)
             if _in_multirun():
                 return float("nan")
             sys.exit(2)
@@ -114,6 +161,7 @@ def check_overrides(args: list[str], config_name: str, conf_dir: Path = CONF_DIR
     except ValueError as err:  # hydra's own checks of the config directory
         raise ConfigError(str(err).splitlines()[0]) from None
     check_types(cfg)
+    check_ranges(cfg)
     if not any(a.startswith(("hydra.run.dir=", "hydra.sweep.dir=")) for a in args):
         check_writable(cfg)
 
@@ -154,8 +202,60 @@ def resume_in_place(args: list[str]) -> list[str]:
 def check_command_line(config_name: str = "train", conf_dir: Path = CONF_DIR) -> None:
     """Everything that can fail on the command line alone, before Hydra composes and starts."""
     args = sys.argv[1:]
+    check_precision_override()
     if config_name == "train":
         check_group_choices(args)
     check_overrides(args, config_name, conf_dir)
     if config_name == "train":
         sys.argv[1:] = resume_in_place(args)
+
+
+class SweepSummary(Callback):
+    """Hydra callback (``hydra.callbacks.sweep_summary``): every job of a multirun writes
+    ``<job>/job_status.json`` (overrides, ok/failed, its one-line error, the value it returned);
+    at the end of the sweep they are gathered into ``<sweep>/sweep_summary.md`` and ``.json`` and
+    printed.  A sweep with a failed job exits with status 1 after the summary."""
+
+    STATUS = "job_status.json"
+
+    def on_job_end(self, config: DictConfig, job_return, **kwargs) -> None:
+        if not _in_multirun():
+            return
+        import math
+
+        from hydra.core.utils import JobStatus
+
+        from scatgen.storage.artefacts import write_json
+
+        value = job_return._return_value if job_return.status == JobStatus.COMPLETED else None
+        error = LAST_ERROR["line"]
+        if job_return.status == JobStatus.FAILED:
+            err = job_return._return_value
+            error = f"error: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        failed = error is not None or (isinstance(value, float) and not math.isfinite(value))
+        hc = job_return.hydra_cfg.hydra
+        write_json(Path(hc.runtime.output_dir) / self.STATUS, {
+            "job": hc.job.num, "overrides": list(job_return.overrides or []), "status": "failed" if failed else "ok",
+            "error": error, "value": value if isinstance(value, (int, float)) else None})
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        import json
+
+        from scatgen.storage.artefacts import atomic_write_bytes, write_json
+
+        sweep = Path(config.hydra.sweep.dir)
+        jobs = sorted((json.loads(p.read_text()) for p in sweep.glob(f"*/{self.STATUS}")), key=lambda j: j["job"])
+        failed = [j for j in jobs if j["status"] != "ok"]
+        write_json(sweep / "sweep_summary.json", {"jobs": jobs, "failed": len(failed)})
+        shared = set.intersection(*(set(j["overrides"]) for j in jobs)) if jobs else set()
+        swept = {j["job"]: " ".join(o for o in j["overrides"] if o not in shared) for j in jobs}  # what differs
+        rows = ["| job | overrides (swept) | status | value | error |", "|---|---|---|---|---|"]
+        rows += [f"| {j['job']} | {swept[j['job']]} | {j['status']} | "
+                 f"{'' if j['value'] is None else format(j['value'], '.4g')} | {j['error'] or ''} |" for j in jobs]
+        atomic_write_bytes(sweep / "sweep_summary.md", ("\n".join(rows) + "\n").encode())
+        print(f"sweep summary ({len(jobs)} jobs, {len(failed)} failed; {sweep / 'sweep_summary.md'}):", file=sys.stderr)
+        for j in jobs:
+            print(f"  job {j['job']} [{swept[j['job']]}]: {j['status']}" + (f": {j['error']}" if j["error"] else ""),
+                  file=sys.stderr)
+        if failed:
+            sys.exit(1)

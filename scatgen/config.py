@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from scatgen.devices import cpu_precision
 from scatgen.encoders.scattering import check_scattering_config
 from scatgen.encoders.shapes import scattering_out_shape
-from scatgen.encoders.whitening import check_whitening_config
+from scatgen.encoders.whitening import check_whitening_config, default_components
 from scatgen.errors import ConfigError
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -54,8 +54,8 @@ TYPED = {
     "seed": (int, type(None)), "trainer.max_epochs": int, "trainer.max_steps": int,
     "trainer.log_every_n_steps": int, "trainer.check_val_every_n_epoch": int,
     "data.image_size": int, "data.n_train": (int, type(None)), "data.n_test": (int, type(None)),
-    "data.batch_size": int, "data.val_size": int, "data.num_workers": int, "data.encode_batch_size": int,
-    "encoder.J": int, "encoder.L": int, "encoder.max_order": int, "whitening.n_components": int,
+    "data.batch_size": int, "data.val_size": (int, type(None)), "data.num_workers": int, "data.encode_batch_size": int,
+    "encoder.J": int, "encoder.L": int, "encoder.max_order": int, "whitening.n_components": (int, type(None)),
     "whitening.eps": (float, int), "model.generator.width": int, "model.latent_dim": int,
     "model.optimizer.lr": (float, int), "model.optimizer_g.lr": (float, int), "model.optimizer_d.lr": (float, int),
     "model.beta": (float, int), "study.n_samples": int, "study.eval_limit": (int, type(None)),
@@ -80,17 +80,38 @@ def check_types(cfg: DictConfig) -> None:
                               f"{'12' if int in types else '0.001'}")
 
 
+def check_ranges(cfg: DictConfig) -> None:
+    """Values of the right type that still cannot run: one line each, before any work."""
+    seed = OmegaConf.select(cfg, "seed", default=None)
+    if isinstance(seed, int) and not 0 <= seed < 2**32:
+        raise ConfigError(f"seed={seed} is out of range: seeds are integers from 0 to 2**32 - 1 (e.g. seed=0)")
+    epochs = OmegaConf.select(cfg, "trainer.max_epochs", default=None)
+    steps = OmegaConf.select(cfg, "trainer.max_steps", default=-1)
+    if isinstance(epochs, int) and (epochs == 0 or epochs < -1):
+        raise ConfigError(f"trainer.max_epochs={epochs} trains nothing; give trainer.max_epochs>=1 "
+                          "(or -1 with trainer.max_steps=N to stop by steps)")
+    if isinstance(steps, int) and (steps == 0 or steps < -1):
+        raise ConfigError(f"trainer.max_steps={steps} trains nothing; give trainer.max_steps>=1, or -1 for no step limit")
+    if epochs == -1 and steps == -1:
+        raise ConfigError("trainer.max_epochs=-1 with trainer.max_steps=-1 never stops; give one of them a limit")
+
+
 def validate(cfg: DictConfig) -> None:
     """Check the combinations that would otherwise fail minutes into a run."""
     check_types(cfg)
+    check_ranges(cfg)
     data = cfg.data
     size = data.image_size
     try:
         if cfg.get("encoder") and model_uses_codes(cfg):
             check_scattering_config(cfg.encoder.J, size, cfg.encoder.L, cfg.encoder.max_order)
             k, h, w = scattering_out_shape(cfg.encoder.J, (size, size), cfg.encoder.L, cfg.encoder.max_order)
-            check_whitening_config(cfg.whitening.n_components, cfg.whitening.mode, (cfg.encoder.channels * k, h, w),
-                                   data.n_train)
+            shape = (cfg.encoder.channels * k, h, w)
+            n_components = cfg.whitening.n_components
+            if n_components is None:
+                n_components = default_components(cfg.whitening.mode, shape, data.n_train,
+                                                  cfg.whitening.get("max_components", 512))
+            check_whitening_config(n_components, cfg.whitening.mode, shape, data.n_train)
     except ValueError as err:
         raise ConfigError(str(err)) from None
     for key in ("n_train", "n_test"):
@@ -98,7 +119,7 @@ def validate(cfg: DictConfig) -> None:
             raise ConfigError(f"data.{key}={data[key]} must be >= 1")
     if cfg.data.batch_size < 1:
         raise ConfigError(f"data.batch_size={cfg.data.batch_size} must be >= 1")
-    val_size = data.get("val_size", 0)
-    if val_size < 0 or (data.get("n_train") is not None and val_size >= data.n_train):
+    val_size = data.get("val_size")
+    if val_size is not None and (val_size < 0 or (data.get("n_train") is not None and val_size >= data.n_train)):
         raise ConfigError(f"data.val_size={val_size} leaves no training images of data.n_train={data.get('n_train')}; "
                           f"use data.val_size<={max((data.get('n_train') or 8) // 8, 1)}")

@@ -70,11 +70,13 @@ def evaluate_checkpoint(ckpt_path: str | Path | None, out_dir: str | Path, cfg: 
         raise UserError("ckpt_path is missing: python scripts/evaluate.py ckpt_path=logs/train/runs/<time>/checkpoints/last.ckpt")
     run_cfg, datamodule, model = load_model(ckpt_path, cfg.get("device", "cpu"))
     out_dir = Path(out_dir)
+    trained_in = str(OmegaConf.select(run_cfg, "trainer.precision", default="32-true"))
     extra = {"run_dir": str(run_dir_of(ckpt_path)), "ckpt_path": str(ckpt_path), "seed": run_cfg.get("seed"),
-             "epochs": OmegaConf.select(run_cfg, "trainer.max_epochs")}
-    settings = StudySettings.from_config(cfg.study, n_samples=cfg.get("n_samples"), extra=extra,
-                                         cache_dir=str(run_cfg.paths.cache_dir))
-    precision = precision_context(str(OmegaConf.select(run_cfg, "trainer.precision", default="32-true")), model.device)
+             "epochs": OmegaConf.select(run_cfg, "trainer.max_epochs"), "precision": trained_in}
+    # study.cache_dir if given, else the run's own cache (where its mode classifier already is)
+    cache_dir = cfg.study.get("cache_dir") or run_cfg.paths.cache_dir
+    settings = StudySettings.from_config(cfg.study, n_samples=cfg.get("n_samples"), extra=extra, cache_dir=str(cache_dir))
+    precision = precision_context(trained_in, model.device)
     metrics = run_study(model, datamodule, out_dir, settings, precision=precision)
     write_json(out_dir / "metrics.json", metrics)
     (out_dir / "summary.md").write_text(summary_markdown(metrics))  # written last: marks a finished evaluation

@@ -139,7 +139,7 @@ def evaluate_final_model(cfg: DictConfig, trainer: L.Trainer, model, datamodule,
     """Stage 5: the training parts of the study on the final model, then ``metrics.json``."""
     fit_s = fit_seconds(trainer)
     metrics = {"time/prepare_s": prep_s, "time/fit_s": fit_s, "epochs": trainer.current_epoch,
-               "steps": trainer.global_step, "model": type(model).__name__}
+               "steps": trainer.global_step, "model": type(model).__name__, "precision": str(trainer.precision)}
     metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")})
     settings = StudySettings.from_config(cfg.study, parts=TRAINING_PARTS, n_samples=64,
                                          cache_dir=str(cfg.paths.cache_dir))

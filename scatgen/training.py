@@ -1,21 +1,28 @@
 """What a training run adds to Lightning: image grids after each validation (PNG and wandb), a
-stop on divergence that keeps the last finite checkpoint, a fit timer that survives resuming,
-and a CSV logger that appends to a resumed run's history."""
+stop on divergence that keeps the last finite checkpoint, a checkpoint of the state at Ctrl-C,
+checkpoints written sealed and atomically, a fit timer that survives resuming, and a CSV logger
+that appends to a resumed run's history."""
 
 from __future__ import annotations
 
+import logging
 import math
+import sys
 import time
 from pathlib import Path
 
 import lightning as L
 import torch
 from lightning.fabric.loggers.logger import rank_zero_experiment
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter as _CSVWriter
 
 from scatgen.errors import UserError
+from scatgen.storage.checkpoints import load_sealed, write_checkpoint
 from scatgen.viz.grids import save_png, side_by_side
+
+log = logging.getLogger(__name__)
 
 
 class DivergenceError(UserError):
@@ -55,6 +62,10 @@ class ReconstructionGrids(L.Callback):
         pl_module.train(was_training)
 
 
+# the config key of each optimiser -> the attribute a model keeps its factory in
+OPTIMIZER_SETTINGS = {"optimizer": "optimizer_factory", "optimizer_g": "optimizer_g", "optimizer_d": "optimizer_d"}
+
+
 class StopOnDivergence(L.Callback):
     """Stop at the first non-finite training loss, with one line naming the likely cause.
 
@@ -76,10 +87,42 @@ class StopOnDivergence(L.Callback):
             value = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
             if not math.isfinite(value):
                 lr = [g["lr"] for opt in trainer.optimizers for g in opt.param_groups]
+                keys = " and ".join(f"model.{k}.lr" for k, attr in OPTIMIZER_SETTINGS.items()
+                                    if hasattr(pl_module, attr)) or "the learning rate"
                 raise DivergenceError(
                     f"training diverged: {name}={value} at step {trainer.global_step} (epoch {trainer.current_epoch}); "
                     f"the learning rate is the usual cause (lr={', '.join(f'{x:g}' for x in lr)}): lower "
-                    "model.optimizer.lr; the last finite checkpoint is kept in checkpoints/")
+                    f"{keys}; the last finite checkpoint is kept in checkpoints/")
+
+
+class SealedCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint I/O through ``storage.checkpoints``: every checkpoint a run writes
+    is sealed with its sha256 and written atomically (temporary file, rename; a full disk is one
+    line and leaves no partial file), and every checkpoint it resumes from is verified first."""
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options")
+        write_checkpoint(checkpoint, path)
+
+    def load_checkpoint(self, path, map_location=None, weights_only=None):
+        return load_sealed(path, "ckpt_path", map_location)
+
+
+class SaveOnInterrupt(L.Callback):
+    """Ctrl-C (``KeyboardInterrupt``) during training: the state reached is saved as
+    ``checkpoints/interrupted.ckpt``, with one line saying how to resume from it."""
+
+    def __init__(self, filename: str = "interrupted.ckpt"):
+        self.filename = filename
+
+    def on_exception(self, trainer: L.Trainer, pl_module, exception: BaseException) -> None:
+        if not isinstance(exception, KeyboardInterrupt) or not trainer.is_global_zero:
+            return
+        path = Path(trainer.default_root_dir) / "checkpoints" / self.filename
+        trainer.save_checkpoint(path)
+        print(f"interrupted at step {trainer.global_step} (epoch {trainer.current_epoch}): the state is saved in {path}; "
+              f"resume with: python train.py ckpt_path={path}", file=sys.stderr, flush=True)
 
 
 class FitTimer(L.Callback):

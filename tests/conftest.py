@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,25 @@ TINY = [
     "trainer.max_epochs=2", "trainer.log_every_n_steps=1", "trainer.enable_model_summary=false",
     "callbacks.progress_bar.refresh_rate=0",
 ]
+
+
+# the command-line flags of TINY (no progress bar override: scripts run without a terminal)
+CLI_TINY = [o for o in TINY if not o.startswith("callbacks.progress_bar")]
+
+
+def run_script(args, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
+    """``python <script> <args>`` from the checkout, output captured, progress bars off."""
+    return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "TQDM_DISABLE": "1", **(env or {})}, **kw)
+
+
+def one_line(proc: subprocess.CompletedProcess, start: str) -> str:
+    """Assert a one-line error: exit 2, no traceback, the last line of stderr ``error: <start>...``."""
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {start}"), last
+    return last
 
 
 def compose_cfg(tmp_path: Path, overrides: list[str] = (), tiny: bool = True):

@@ -146,6 +146,22 @@ def test_image_folder_skips_and_reports_corrupt_files(folder_root, tmp_path, cap
     assert np.array_equal(same.split("test")[0], src.split("test")[0])
 
 
+def test_images_far_smaller_than_the_size_are_skipped_and_reported(folder_root, tmp_path, caplog):
+    """Planted bug it catches: no size check in ``crop_resize`` (a 1x1 PNG was upscaled to a flat
+    16x16 image without a word)."""
+    Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(folder_root / "dot.png")
+    Image.fromarray(np.zeros((7, 9, 3), np.uint8)).save(folder_root / "a" / "small.png")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8) + 50).save(folder_root / "a" / "half.png")  # exactly half: kept
+    src = ImageFolder(folder_root, image_size=16, n_test=3, prepared_dir=tmp_path / "prep", num_workers=0)
+    src.prepare()
+    assert len(src.split("train")[0]) + len(src.split("test")[0]) == 13
+    skipped = src.manifest["skipped"]["train"] + src.manifest["skipped"]["test"]
+    assert sorted(s.split(":")[0].rsplit("/", 1)[-1] for s in skipped) == ["dot.png", "notes.txt", "small.png",
+                                                                           "truncated.jpg", "zero.jpg"]
+    assert any("1x1 is smaller than 0.5 of data.image_size=16" in s for s in skipped)
+    assert "unreadable or too small image(s)" in caplog.text
+
+
 def test_interrupted_preparation_leaves_nothing_complete(folder_root, tmp_path, monkeypatch):
     import scatgen.data.real as real
 

@@ -14,7 +14,9 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ROOT, TINY, compose_cfg
+from conftest import CLI_TINY, ROOT, compose_cfg, one_line, run_script
+
+ENV = {**os.environ, "TQDM_DISABLE": "1"}  # the same-second test starts its processes itself
 from scatgen.cli import nearest_key
 from scatgen.errors import UserError
 from scatgen.pipeline import train
@@ -23,20 +25,7 @@ from scatgen.storage.checkpoints import BadCheckpoint, read_checkpoint
 from scatgen.synthesis.textures import load_texture
 from scatgen.training import DivergenceError
 
-ENV = {**os.environ, "TQDM_DISABLE": "1"}
-CLI_TINY = [o for o in TINY if not o.startswith("callbacks.progress_bar")]
 
-
-def _run(args, **kw):
-    return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, cwd=ROOT, env=ENV, **kw)
-
-
-def _one_line(proc, start: str) -> str:
-    assert proc.returncode == 2, proc.stderr[-3000:]
-    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"error: {start}"), last
-    return last
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +68,8 @@ def test_a_checkpoint_carrying_code_is_refused_before_it_runs(finished_run, tmp_
     torch.save(ckpt, bad)
     with pytest.raises(BadCheckpoint, match="was refused: it holds Python objects"):
         read_checkpoint(bad)
-    proc = _run([ROOT / "scripts/evaluate.py", f"ckpt_path={bad}", f"hydra.run.dir={tmp_path / 'e'}"])
-    _one_line(proc, f"ckpt_path='{bad}' was refused")
+    proc = run_script([ROOT / "scripts/evaluate.py", f"ckpt_path={bad}", f"hydra.run.dir={tmp_path / 'e'}"])
+    one_line(proc, f"ckpt_path='{bad}' was refused")
     assert not marker.exists()
     bad.unlink()
 
@@ -108,9 +97,9 @@ def test_evaluate_with_a_truncated_checkpoint_fails_before_data_preparation(fini
     data = (finished_run / "checkpoints/last.ckpt").read_bytes()
     bad.write_bytes(data[: len(data) // 2])
     start = time.perf_counter()
-    proc = _run([ROOT / "scripts/evaluate.py", f"ckpt_path={bad}", f"hydra.run.dir={tmp_path / 'e'}",
+    proc = run_script([ROOT / "scripts/evaluate.py", f"ckpt_path={bad}", f"hydra.run.dir={tmp_path / 'e'}",
                  f"paths.root_dir={tmp_path}"])
-    _one_line(proc, f"ckpt_path='{bad}' is not a readable checkpoint")
+    one_line(proc, f"ckpt_path='{bad}' is not a readable checkpoint")
     assert not (tmp_path / "data").exists()  # nothing was prepared
     bad.unlink()
     assert time.perf_counter() - start < 60
@@ -141,9 +130,9 @@ def test_divergence_stops_with_one_line_and_keeps_the_last_finite_checkpoint(tmp
 
 
 def test_a_huge_learning_rate_exits_with_one_line(tmp_path):
-    proc = _run([ROOT / "train.py", *CLI_TINY, "model.optimizer.lr=1e30", "trainer.max_epochs=2",
+    proc = run_script([ROOT / "train.py", *CLI_TINY, "model.optimizer.lr=1e30", "trainer.max_epochs=2",
                  f"paths.root_dir={tmp_path}", f"hydra.run.dir={tmp_path / 'run'}"])
-    _one_line(proc, "training diverged")
+    one_line(proc, "training diverged")
     assert not (tmp_path / "run" / "metrics.json").exists()
 
 
@@ -184,8 +173,8 @@ def test_a_texture_smaller_than_the_size_is_refused(tmp_path):
     ("scripts/synthesize.py", ["size=abc"], "size='abc' is not an integer"),
 ])
 def test_wrong_values_are_one_line(tmp_path, script, args, start):
-    proc = _run([ROOT / script, *args, f"paths.root_dir={tmp_path}", f"hydra.run.dir={tmp_path / 'run'}"])
-    _one_line(proc, start)
+    proc = run_script([ROOT / script, *args, f"paths.root_dir={tmp_path}", f"hydra.run.dir={tmp_path / 'run'}"])
+    one_line(proc, start)
     assert not (tmp_path / "data").exists()
 
 
@@ -197,18 +186,18 @@ def test_nearest_key_names_the_neighbours(tmp_path):
 
 # 9. Unwritable root ------------------------------------------------------------------------
 def test_an_unwritable_root_is_one_line(tmp_path):
-    proc = _run([ROOT / "train.py", "paths.root_dir=/proc/scatgen-not-writable"])
-    _one_line(proc, "paths.root_dir=/proc/scatgen-not-writable is not writable")
+    proc = run_script([ROOT / "train.py", "paths.root_dir=/proc/scatgen-not-writable"])
+    one_line(proc, "paths.root_dir=/proc/scatgen-not-writable is not writable")
 
 
 # 15. Resume in the run's own directory, with one history -----------------------------------
 def test_resume_continues_in_the_same_directory_with_one_history(tmp_path):
     run = tmp_path / "run"
-    first = _run([ROOT / "train.py", *CLI_TINY, "trainer.max_epochs=1", f"paths.root_dir={tmp_path}",
+    first = run_script([ROOT / "train.py", *CLI_TINY, "trainer.max_epochs=1", f"paths.root_dir={tmp_path}",
                   f"hydra.run.dir={run}"])
     assert first.returncode == 0, first.stderr[-3000:]
     fit_1 = json.loads((run / "metrics.json").read_text())["time/fit_s"]
-    again = _run([ROOT / "train.py", *CLI_TINY, "trainer.max_epochs=2", f"paths.root_dir={tmp_path}",
+    again = run_script([ROOT / "train.py", *CLI_TINY, "trainer.max_epochs=2", f"paths.root_dir={tmp_path}",
                   f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}"])
     assert again.returncode == 0, again.stderr[-3000:]
     assert not (tmp_path / "logs" / "train" / "runs").exists()  # no second run directory

@@ -132,6 +132,28 @@ def test_the_same_inputs_give_the_same_fid_and_kid(trained, tmp_path):
         assert runs[0][key] == runs[1][key], key
 
 
+def test_evaluate_uses_study_cache_dir(trained, tmp_path):
+    """``study.cache_dir`` given: the mode classifier goes there; not given: the run's own cache.
+    Planted bug it catches: ``cache_dir=run_cfg.paths.cache_dir`` always (the setting was ignored)."""
+    from hydra import compose, initialize_config_dir
+
+    from conftest import CONF
+    from scatgen.evaluate import evaluate_checkpoint
+
+    ckpt = trained / "checkpoints/last.ckpt"
+    quick = ["study.parts=[samples,modes]", "study.n_samples=64", "study.shipped_classifier=false",
+             "study.classifier_steps=2", "study.min_classifier_accuracy=0", "study.mode_min_count=1"]
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        given = compose("evaluate", overrides=[f"ckpt_path={ckpt}", f"study.cache_dir={tmp_path / 'elsewhere'}", *quick])
+        default = compose("evaluate", overrides=[f"ckpt_path={ckpt}", *quick])
+    evaluate_checkpoint(ckpt, tmp_path / "e1", given)
+    assert list((tmp_path / "elsewhere" / "mode_classifier").glob("*.pt"))
+    run_cache = trained.parent / "data" / "cache" / "mode_classifier"
+    assert not run_cache.exists()
+    evaluate_checkpoint(ckpt, tmp_path / "e2", default)
+    assert list(run_cache.glob("*.pt"))
+
+
 def _fake_runs(gan: dict, scattering: dict) -> dict:
     base = {"per_mode/forgotten": 0, "per_mode/psnr_min": 28.0, "per_mode/psnr_median": 30.0, "test/psnr": 30.0,
             "resolution/high_frequency_ratio": 0.5, "resolution/psnr_edges": 24.0, "resolution/psnr_flat": 45.0,

@@ -64,14 +64,15 @@ def test_precision_recall_density_coverage_known_answers():
 def classifier(tmp_path_factory):
     root = tmp_path_factory.mktemp("clf")
     source = Polygons(root / "data", image_size=32, n_train=16, n_test=512, seed=3)
-    model, acc = load_or_train_classifier(source, root / "cache", steps=CLASSIFIER_STEPS)
+    model, acc, origin = load_or_train_classifier(source, root / "cache", steps=CLASSIFIER_STEPS, shipped=False)
+    assert origin == "trained"
     return model, acc, source, root
 
 
 def test_classifier_is_accurate_cached_and_a_one_mode_generator_covers_one_mode(classifier):
     model, acc, source, root = classifier
     assert acc >= 0.95
-    again, acc2 = load_or_train_classifier(source, root / "cache", steps=CLASSIFIER_STEPS)  # from the cache
+    again, acc2, _ = load_or_train_classifier(source, root / "cache", steps=CLASSIFIER_STEPS, shipped=False)  # cached
     assert acc2 == acc and all(torch.equal(p, q) for p, q in zip(model.state_dict().values(), again.state_dict().values()))
 
     x, modes = _polygons(4000, seed=7)
@@ -86,17 +87,17 @@ def test_classifier_is_accurate_cached_and_a_one_mode_generator_covers_one_mode(
 def test_a_weak_classifier_is_refused(tmp_path):
     source = Polygons(tmp_path / "data", image_size=32, n_train=16, n_test=256, seed=3)
     with pytest.raises(ClassifierRefused, match=r"mode classifier test accuracy 0\.\d+ < 0\.95.*refused"):
-        load_or_train_classifier(source, tmp_path / "cache", steps=2)
+        load_or_train_classifier(source, tmp_path / "cache", steps=2, shipped=False)
 
 
 def test_a_corrupt_classifier_cache_is_reported_and_retrained(tmp_path, caplog):
     source = Polygons(tmp_path / "data", image_size=32, n_train=16, n_test=64, seed=3)
-    load_or_train_classifier(source, tmp_path / "cache", steps=2, min_accuracy=0.0)
+    load_or_train_classifier(source, tmp_path / "cache", steps=2, min_accuracy=0.0, shipped=False)
     target = next((tmp_path / "cache" / "mode_classifier").glob("*.pt"))
     target.write_bytes(target.read_bytes()[:100])
     caplog.clear()
-    load_or_train_classifier(source, tmp_path / "cache", steps=2, min_accuracy=0.0)
-    assert "unreadable" in caplog.text
+    load_or_train_classifier(source, tmp_path / "cache", steps=2, min_accuracy=0.0, shipped=False)
+    assert "is unusable" in caplog.text
     assert len(torch.load(target, weights_only=True)) > 0  # rewritten whole
 
 
@@ -119,3 +120,36 @@ def test_a_moving_shape_is_a_longer_path_than_a_crossfade():
     assert smoothness(fade)["path_ratio"] == pytest.approx(1.0, abs=1e-5)
     assert smoothness(fade)["jump"] == pytest.approx(1.0, abs=1e-5)
     assert smoothness(moving)["path_ratio"] > 1.5
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_the_shipped_classifier_passes_its_bar_with_no_training(tmp_path, size, monkeypatch):
+    """The study's renderings need no training on a fresh clone (``scripts/train_mode_classifier.py``
+    wrote them).  Planted bug it catches: a rendering key that does not match the shipped file's
+    name (the study then trains for minutes: here ``train_classifier`` would raise)."""
+    import scatgen.metrics.mode_coverage as mc
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the shipped classifier was not used")
+
+    monkeypatch.setattr(mc, "train_classifier", no_training)
+    source = Polygons(tmp_path / "data", image_size=size, n_train=16, n_test=1024, seed=11)
+    _, acc, origin = load_or_train_classifier(source, tmp_path / "cache")
+    assert origin == "shipped" and acc >= 0.95
+
+
+def test_a_damaged_shipped_classifier_is_reported_and_replaced(tmp_path, monkeypatch, caplog):
+    import shutil
+
+    import scatgen.metrics.mode_coverage as mc
+
+    source = Polygons(tmp_path / "data", image_size=32, n_train=16, n_test=64, seed=3)
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    copy = shutil.copy(mc.shipped_path(source), shipped)
+    data = bytearray(open(copy, "rb").read())
+    data[len(data) // 2] ^= 0xFF
+    open(copy, "wb").write(bytes(data))
+    monkeypatch.setattr(mc, "SHIPPED_DIR", shipped)
+    _, _, origin = load_or_train_classifier(source, tmp_path / "cache", steps=2, min_accuracy=0.0)
+    assert origin == "trained" and "the shipped mode classifier is not used" in caplog.text and "is damaged" in caplog.text

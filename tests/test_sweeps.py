@@ -15,12 +15,12 @@ TINY_CLI = ["data.image_size=32", "data.n_train=128", "data.n_test=32", "data.ba
             "callbacks.progress_bar.refresh_rate=0", "trainer.enable_model_summary=false"]
 
 
-def _train(tmp_path: Path, *args: str, timeout: int = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+def _train(tmp_path: Path, *args: str, timeout: int = 600, env: dict | None = None, status: int = 0) -> subprocess.CompletedProcess:
     flags = [a for a in args if a.startswith("-")]
     overrides = [a for a in args if not a.startswith("-")]
     cmd = [sys.executable, str(ROOT / "train.py"), *flags, f"paths.root_dir={tmp_path}", *TINY_CLI, *overrides]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.returncode == status, proc.stderr[-4000:]
     return proc
 
 
@@ -75,12 +75,29 @@ def test_optuna_sweep_two_trials(tmp_path):
     assert all(f"{k}={v}" in overrides for k, v in results["best_params"].items())
 
 
-@pytest.mark.slow
-def test_impossible_trial_fails_alone_in_a_sweep(tmp_path):
-    proc = _train(tmp_path, "-m", "whitening.n_components=8,500")  # 500 > 127: that job fails, the sweep goes on
+def test_failing_jobs_fail_alone_and_the_sweep_reports_them(tmp_path):
+    """Job 1 is impossible (500 components > 127 images), job 2 crashes at run time (a generator
+    of width 0): the sweep goes on, each error is in its job's own log, the summary lists every
+    job, and the sweep exits 1 after it, with no traceback on the terminal.  Planted bug it
+    catches: no ``SweepSummary`` callback (exit 0, no summary) or a wrapper that re-raises run-time
+    failures in a multirun (a traceback at the end, the job's log without its error)."""
+    proc = _train(tmp_path, "-m", "model.generator.width=8,0", "whitening.n_components=8,500", status=1)
     jobs = _job_dirs(tmp_path)
-    assert (jobs[0] / "metrics.json").exists() and not (jobs[1] / "metrics.json").exists()
-    assert "error: whitening.n_components=500" in proc.stderr
+    summary = json.loads((jobs[0].parent / "sweep_summary.json").read_text())
+    assert len(summary["jobs"]) == 4 and summary["failed"] == 3
+    status = {(w, n): next(j for j in summary["jobs"] if f"model.generator.width={w}" in j["overrides"]
+                           and f"whitening.n_components={n}" in j["overrides"]) for w in (8, 0) for n in (8, 500)}
+    assert [status[k]["status"] for k in ((8, 8), (8, 500), (0, 8), (0, 500))] == ["ok", "failed", "failed", "failed"]
+    job_dir = {k: jobs[0].parent / str(v["job"]) for k, v in status.items()}
+    assert (job_dir[8, 8] / "metrics.json").exists()
+    assert not any((d / "metrics.json").exists() for k, d in job_dir.items() if k != (8, 8))
+    assert "Traceback" not in proc.stderr
+    assert "error: whitening.n_components=500" in (job_dir[8, 500] / "train.log").read_text()
+    crash = (job_dir[0, 8] / "train.log").read_text()
+    assert "Traceback" in crash and "error: IndexError" in crash  # the run-time failure, whole, in its own log
+    table = (jobs[0].parent / "sweep_summary.md").read_text()
+    assert f"| {status[0, 8]['job']} | whitening.n_components=8 model.generator.width=0 | failed |  | error: IndexError" in table
+    assert "sweep summary (4 jobs, 3 failed" in proc.stderr
 
 
 @pytest.mark.slow

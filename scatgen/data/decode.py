@@ -4,7 +4,8 @@ the unreadable ones: the preparation step shared by CelebA, LSUN and image folde
 Each image is centre-cropped to a square (of side ``crop``, or the short side when ``crop`` is
 None), resized with a Lanczos filter (anti-aliased) to ``size x size`` and converted to RGB.
 A file that cannot be decoded (truncated JPEG, zero bytes, not an image) is skipped and
-recorded, never silently replaced.
+recorded, never silently replaced; so is an image whose square is smaller than
+``MIN_SIDE_FRACTION`` (1/2) of ``size``, since upscaling it more than 2x would invent its detail.
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ from scatgen.storage.arrays import NpyWriter
 
 log = logging.getLogger(__name__)
 
+MIN_SIDE_FRACTION = 0.5  # images whose square side is below this fraction of ``size`` are skipped
+
+
+class TooSmall(ValueError):
+    """An image too small to be resized to the data set's size without inventing detail."""
+
+
 DECODE_ERRORS = (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
@@ -37,7 +45,12 @@ def center_square(img: Image.Image, size: int, crop: int | None = None) -> Image
 
 
 def crop_resize(img: Image.Image, size: int, crop: int | None = None) -> np.ndarray:
-    """``center_square`` of the RGB image: uint8 ``(S, S, 3)``."""
+    """``center_square`` of the RGB image: uint8 ``(S, S, 3)``; ``TooSmall`` for a square below
+    ``MIN_SIDE_FRACTION * size``."""
+    side = min(img.size) if crop is None else min(crop, *img.size)
+    if side < MIN_SIDE_FRACTION * size:
+        raise TooSmall(f"{img.size[0]}x{img.size[1]} is smaller than {MIN_SIDE_FRACTION:g} of data.image_size={size} "
+                       "(upscaling would invent detail)")
     return np.asarray(center_square(img.convert("RGB"), size, crop), dtype=np.uint8)
 
 
@@ -91,4 +104,5 @@ def decode_to_npy(path: Path, dataset: DecodeDataset, num_workers: int = 0, desc
 def report_skipped(skipped: list[str], total: int, what: str) -> None:
     if skipped:
         first = "; ".join(skipped[:3])
-        log.warning("skipped %d unreadable image(s) of %d in %s (first: %s)", len(skipped), total, what, first)
+        log.warning("skipped %d unreadable or too small image(s) of %d in %s (first: %s)", len(skipped), total, what,
+                    first)

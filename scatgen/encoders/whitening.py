@@ -29,8 +29,22 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import nn
 
+from scatgen.errors import ConfigError
+
 MODES = ("full", "channel")
 SOLVERS = ("auto", "exact", "randomized")
+
+
+def default_components(mode: str, code_shape: tuple[int, int, int], n_train: int | None, cap: int = 512) -> int:
+    """``whitening.n_components=null``: as many components as the codes and the training images
+    support, up to ``cap``: ``min(cap, D, n - 1)`` in full mode, ``min(cap, C K, (n - 1) / P)`` in
+    channel mode (``n`` unknown: the code dimension alone bounds it)."""
+    c, h, w = code_shape
+    dims = c * h * w if mode == "full" else c
+    if n_train is None:
+        return min(cap, dims)
+    per_image = 1 if mode == "full" else h * w
+    return max(1, min(cap, dims, (n_train - 1) // per_image))
 
 
 def check_whitening_config(n_components: int, mode: str, code_shape: tuple[int, int, int], n_train: int | None) -> None:
@@ -74,12 +88,14 @@ def mean_and_covariance(rows: Iterable[torch.Tensor]) -> tuple[torch.Tensor, tor
 class PCAWhitening(nn.Module):
     """Whitening operator ``L`` and its inverse, fitted once on the training codes."""
 
-    def __init__(self, n_components: int = 512, code_shape: tuple[int, int, int] = (1251, 4, 4), mode: str = "full",
+    def __init__(self, n_components: int | None = 512, code_shape: tuple[int, int, int] = (1251, 4, 4), mode: str = "full",
                  solver: str = "auto", eps: float = 1e-6, exact_max_dim: int = 4096, oversample: int = 32,
-                 power_iterations: int = 2, seed: int = 0):
+                 power_iterations: int = 1, seed: int = 0, n_train: int | None = None, max_components: int = 512):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"whitening.mode={mode!r} is unknown; use one of {', '.join(MODES)}")
+        if n_components is None:  # as many as the data support (``default_components``)
+            n_components = default_components(mode, tuple(code_shape), n_train, max_components)
         if solver not in SOLVERS:
             raise ValueError(f"whitening.solver={solver!r} is unknown; use one of {', '.join(SOLVERS)}")
         self.n_components, self.mode, self.code_shape = n_components, mode, tuple(code_shape)
@@ -161,6 +177,7 @@ class PCAWhitening(nn.Module):
         else:
             mean, eigvals, eigvecs = self._fit_randomized(batches, mean)
         lam = eigvals.clamp_min(0)
+        check_variance(lam, mean)
         self.mean.copy_(mean.reshape(self.positions, self.dim).float())
         self.components.copy_(eigvecs.float())
         self.scale.copy_((lam + self.eps * lam.max()).sqrt().float())
@@ -230,6 +247,16 @@ class PCAWhitening(nn.Module):
         eigvals, w = torch.linalg.eigh((small + small.T) / 2)
         top = eigvals.argsort(descending=True)[: self.n_components]
         return (mean if position_mean is None else position_mean), eigvals[top], q @ w[:, top]
+
+
+def check_variance(lam: torch.Tensor, mean: torch.Tensor, rel: float = 1e-10) -> None:
+    """Refuse codes with no variance (every training image gives the same code: ``eps *
+    lambda_max`` is then 0 and ``L`` divides by it), in one line saying how many components the
+    data support."""
+    floor = rel * max(float(mean.double().square().mean()), 1e-30)
+    if not float(lam.max()) > floor:
+        raise ConfigError("the training images have no variance: every one gives the same scattering code (identical "
+                          "images?), so they support 0 whitening components; train on varied images")
 
 
 def n_passes(whitening: PCAWhitening) -> int:

@@ -3,9 +3,13 @@ generator produces.
 
 An attribute classifier (a small CNN) is trained once per rendering config (image size,
 anti-aliasing) on freshly rendered images (``source.render_labelled``: every step sees new
-images), cached under ``<cache_dir>/mode_classifier/``, and accepted only if its
-accuracy on the data set's real *test* split is at least ``min_accuracy`` (0.95): otherwise the
-metric is refused, since a weak classifier would invent or hide modes.
+images), and accepted only if its accuracy on the data set's real *test* split is at least
+``min_accuracy`` (0.95): otherwise the metric is refused, since a weak classifier would invent or
+hide modes.  For the renderings the study uses (polygons at 32x32 and 64x64) a trained
+classifier ships with the package (``metrics/classifiers/``, sealed with its sha256 and written
+by ``scripts/train_mode_classifier.py``), so a first evaluation trains nothing; any other
+rendering is trained on first use and cached under ``<cache_dir>/mode_classifier/``.  Either is
+verified on every load: the digest, then the accuracy bar on the real test split.
 
 On generated samples: ``modes_covered`` counts the modes predicted for at least ``min_count``
 samples; ``kl`` = KL(p_real || p_gen) (nats; add-half smoothing of the counts, since a dropped mode has
@@ -16,7 +20,6 @@ the samples with the classifier's histogram of real test images;
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +32,14 @@ from scatgen.data.datasets import images_to_tensor
 from scatgen.data.source import ImageSource
 from scatgen.devices import bf16_is_fast
 from scatgen.errors import UserError
-from scatgen.storage.artefacts import CorruptArtefact, atomic_write_bytes, config_hash, load_or_build
+import logging
+
+from scatgen.storage.artefacts import CorruptArtefact, config_hash, load_or_build
+from scatgen.storage.checkpoints import BadCheckpoint, load_sealed, write_checkpoint
+
+log = logging.getLogger(__name__)
+SHIPPED_DIR = Path(__file__).resolve().parent / "classifiers"
+ARCH = 1  # bump when ModeClassifier changes: cached and shipped classifiers of another version are not used
 
 
 class ClassifierRefused(UserError):
@@ -94,32 +104,50 @@ def train_classifier(source: ImageSource, steps: int = 2000, batch_size: int = 6
     return model.eval()
 
 
-def load_or_train_classifier(source: ImageSource, cache_dir: str | Path, steps: int = 2000, seed: int = 0,
-                             min_accuracy: float = 0.95, device: str | torch.device = "cpu") -> tuple[ModeClassifier, float]:
-    """The cached classifier for this rendering (trained and cached on first use) and its accuracy
-    on ``source``'s real test split; raises ``ClassifierRefused`` below ``min_accuracy``."""
-    key = config_hash({**source.rendering_key(), "steps": steps, "seed": seed, "arch": 1})
-    path = Path(cache_dir) / "mode_classifier" / f"{source.image_size}px-{key}.pt"
-    classifier = ModeClassifier(source.n_modes)
+def shipped_path(source: ImageSource) -> Path:
+    """Where the package keeps a trained classifier for ``source``'s rendering (it may not exist)."""
+    key = config_hash({**source.rendering_key(), "arch": ARCH})
+    return SHIPPED_DIR / f"{source.rendering_key()['source']}-{source.image_size}px-{key}.pt"
 
-    def load():
+
+def _read_into(classifier: ModeClassifier, path: Path) -> ModeClassifier:
+    """Load a sealed state dict (digest checked); ``CorruptArtefact`` if damaged or foreign."""
+    try:
+        classifier.load_state_dict(load_sealed(path, "mode classifier"))
+    except (BadCheckpoint, RuntimeError, KeyError) as err:
+        raise CorruptArtefact(f"{path} is unusable ({str(err).splitlines()[0][:160]})") from None
+    return classifier
+
+
+def load_or_train_classifier(source: ImageSource, cache_dir: str | Path, steps: int = 2000, seed: int = 0,
+                             min_accuracy: float = 0.95, device: str | torch.device = "cpu",
+                             shipped: bool = True) -> tuple[ModeClassifier, float, str]:
+    """The classifier for this rendering, its accuracy on ``source``'s real test split and where it
+    came from (``shipped``, or ``trained`` and cached on first use); raises ``ClassifierRefused``
+    below ``min_accuracy``.  A shipped classifier that is damaged or below the bar is reported and
+    replaced by a trained one."""
+    images, labels = source.split("test")
+    x_test, modes = images_to_tensor(np.asarray(images)), torch.from_numpy(source.modes_of(labels))
+    path = shipped_path(source)
+    if shipped and path.is_file():
         try:
-            classifier.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        except (OSError, RuntimeError, KeyError, EOFError) as err:  # truncated or foreign: retrain
-            raise CorruptArtefact(f"{path} is unreadable ({type(err).__name__})") from None
-        return classifier
+            classifier = _read_into(ModeClassifier(source.n_modes), path).to(device)
+            test_accuracy = accuracy(classifier, x_test, modes)
+            check_accuracy(test_accuracy, min_accuracy)
+            return classifier.eval(), test_accuracy, "shipped"
+        except (CorruptArtefact, ClassifierRefused) as err:
+            log.warning("the shipped mode classifier is not used (%s); training one instead", err)
+    key = config_hash({**source.rendering_key(), "steps": steps, "seed": seed, "arch": ARCH})
+    path = Path(cache_dir) / "mode_classifier" / f"{source.image_size}px-{key}.pt"
 
     def build():
-        buffer = io.BytesIO()
-        torch.save(train_classifier(source, steps=steps, seed=seed).state_dict(), buffer)
-        atomic_write_bytes(path, buffer.getvalue())
+        write_checkpoint(train_classifier(source, steps=steps, seed=seed).state_dict(), path)
 
-    classifier = load_or_build(path, load, build, "mode classifier").to(device)
-    images, labels = source.split("test")
-    modes = torch.from_numpy(source.modes_of(labels))
-    test_accuracy = accuracy(classifier, images_to_tensor(np.asarray(images)), modes)
+    classifier = load_or_build(path, lambda: _read_into(ModeClassifier(source.n_modes), path), build,
+                               "mode classifier").to(device)
+    test_accuracy = accuracy(classifier, x_test, modes)
     check_accuracy(test_accuracy, min_accuracy)
-    return classifier.eval(), test_accuracy
+    return classifier.eval(), test_accuracy, "trained"
 
 
 def check_accuracy(test_accuracy: float, min_accuracy: float = 0.95) -> None:

@@ -30,7 +30,7 @@ from typing import TypeVar
 import numpy as np
 from filelock import FileLock
 
-from scatgen.errors import UserError
+from scatgen.errors import NO_SPACE, UserError, disk_full
 
 log = logging.getLogger(__name__)
 
@@ -95,15 +95,26 @@ def atomic_write_dir(dest: Path, write: Callable[[Path], None]) -> Path:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename."""
+    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename: the
+    final name holds the whole of ``data`` or what it held before, never a part.  A full disk is
+    ``DiskFull`` (one line: the path, the size, the free space), and the partial file is removed."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        if err.errno in NO_SPACE:
+            raise disk_full(path, len(data)) from None
+        raise
+    except BaseException:  # interrupted: no partial temporary file stays behind
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

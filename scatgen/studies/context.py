@@ -41,6 +41,7 @@ class StudySettings:
     density_coverage_k: int = 5
     kid_subset_size: int = 1000
     classifier_steps: int = 2000
+    shipped_classifier: bool = True
     min_classifier_accuracy: float = 0.95
     mode_min_count: int = 10
     mode_confidence: float = 0.9

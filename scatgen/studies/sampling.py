@@ -61,9 +61,11 @@ def _classifier(ctx: StudyContext):
         return None
     if "classifier" not in ctx._cache:
         s = ctx.settings
-        classifier, acc = load_or_train_classifier(ctx.source, s.cache_dir, steps=s.classifier_steps,
-                                                   min_accuracy=s.min_classifier_accuracy, device=ctx.device)
+        classifier, acc, origin = load_or_train_classifier(ctx.source, s.cache_dir, steps=s.classifier_steps,
+                                                           min_accuracy=s.min_classifier_accuracy, device=ctx.device,
+                                                           shipped=s.shipped_classifier)
         ctx.metrics["classifier/test_accuracy"] = acc
+        ctx.metrics["classifier/source"] = origin
         ctx._cache["classifier"] = (classifier, predict(classifier, ctx.images("test")))
     return ctx._cache["classifier"]
 

@@ -30,6 +30,15 @@ def check_audio_config(model: str, duration, sample_rate, J, Q, n_samples, itera
                           f"samples) must fit 4 times in the sound; use J<={int(duration * sample_rate / 4).bit_length() - 1}")
 
 
+def check_sound_length(texture: str, n: int, sample_rate: int, J: int) -> None:
+    """The example itself (a WAV may be shorter than ``duration``) must hold the widest wavelet
+    4 times, as ``check_audio_config`` asks of ``duration``."""
+    if 2**J > n / 4:
+        raise ConfigError(f"texture={texture!r} is {1000 * n / sample_rate:.0f} ms long ({n} samples at {sample_rate} Hz): "
+                          f"J={J} needs at least {4 * 2**J} samples ({4 * 2**J / sample_rate:.2f} s); give a longer "
+                          f"sound or J<={max(int(n / 4).bit_length() - 1, 0)}")
+
+
 def evaluate(sample: torch.Tensor, example: torch.Tensor, judges: dict, rate: int) -> dict[str, float]:
     """``sample`` and ``example`` ``(1, 1, T)``: every model's moment errors, the spectrum, held-out statistics."""
     return {**moment_errors(judges, sample, example), "log_spectrum_error": log_spectrum_error(sample, example, rate),
@@ -44,6 +53,7 @@ def run_audio_synthesis(texture: str, model: str, out_dir: str | Path, duration:
     out_dir.mkdir(parents=True, exist_ok=True)
     example = load_sound(texture, duration, sample_rate, seed).to(device)
     n = example.shape[-1]
+    check_sound_length(texture, n, sample_rate, J)
     moments = moment_model_1d(model, n, J, Q).to(device)
     result = synthesize(moments, example, n_samples, iterations, restarts, seed)
     judges = {name: moment_model_1d(name, n, J, Q).to(device) for name in MODELS_1D}

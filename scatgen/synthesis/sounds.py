@@ -142,9 +142,10 @@ def read_wav(path: str | Path, rate: int, duration: float | None = None) -> torc
         raise UserError(f"texture={str(path)!r} is neither a built-in sound ({', '.join(SOUNDS)}) nor a file")
     try:
         file_rate, data = wavfile.read(path)
-    except (ValueError, OSError, EOFError) as err:
-        raise UserError(f"texture={str(path)!r} cannot be read as a WAV file ({str(err).splitlines()[0][:120]}); "
-                        "give a PCM or float WAV") from None
+    except Exception as err:  # scipy raises ValueError, EOFError, but also UnboundLocalError (no fmt chunk), ...
+        reason = (str(err).splitlines() or [""])[0][:120] or type(err).__name__
+        raise UserError(f"texture={str(path)!r} cannot be read as a WAV file ({type(err).__name__}: {reason}); "
+                        "give a PCM (8/16/24/32-bit) or float WAV with fmt and data chunks") from None
     if data.dtype.kind in "iu":  # integer PCM: scale by the full range of its width (24-bit arrives as int32)
         info = np.iinfo(data.dtype)
         data = (data.astype(np.float64) - (info.min + info.max + 1) / 2) / ((info.max - info.min + 1) / 2)
@@ -154,6 +155,12 @@ def read_wav(path: str | Path, rate: int, duration: float | None = None) -> torc
         data = data.mean(axis=1)
     if data.size == 0:
         raise UserError(f"texture={str(path)!r} holds no samples")
+    bad = int((~np.isfinite(data)).sum())
+    if bad:
+        raise UserError(f"texture={str(path)!r} holds {bad} non-finite sample(s) (NaN or infinity) of {data.size}; "
+                        "give a WAV of finite samples")
+    if not np.abs(data - data.mean()).max() > 0:
+        raise UserError(f"texture={str(path)!r} is silent (every sample equal): there is no texture to synthesise")
     if file_rate != rate:
         ratio = Fraction(rate, file_rate).limit_denominator(1000)
         data = resample_poly(data, ratio.numerator, ratio.denominator)

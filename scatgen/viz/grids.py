@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import torch
 from torchvision.utils import save_image
 
 from scatgen.data.datasets import to_unit
+from scatgen.storage.artefacts import atomic_write_bytes
 
 
 def save_png(images: torch.Tensor, path: str | Path, nrow: int = 8) -> Path:
-    """Save images in ``[-1, 1]`` as one PNG grid."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(to_unit(images.detach().cpu().float()), path, nrow=nrow, padding=2, pad_value=1.0)
-    return path
+    """Save images in ``[-1, 1]`` as one PNG grid (atomically: a full disk is one line)."""
+    buffer = io.BytesIO()
+    save_image(to_unit(images.detach().cpu().float()), buffer, format="png", nrow=nrow, padding=2, pad_value=1.0)
+    return atomic_write_bytes(Path(path), buffer.getvalue())
 
 
 def side_by_side(x: torch.Tensor, x_hat: torch.Tensor, nrow: int = 8) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
@@ -9,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from scatgen.storage.artefacts import atomic_write_bytes  # noqa: E402
 
 
 def as_numpy(values) -> np.ndarray:
@@ -19,12 +22,12 @@ def as_numpy(values) -> np.ndarray:
 
 
 def _save(fig, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Render to PNG in memory, then write atomically (a full disk is one line)."""
+    buffer = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(buffer, dpi=110, format="png")
     plt.close(fig)
-    return path
+    return atomic_write_bytes(Path(path), buffer.getvalue())
 
 
 def histograms(series: dict[str, np.ndarray], path: str | Path, xlabel: str, title: str = "", bins: int = 40) -> Path:
