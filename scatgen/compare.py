@@ -37,7 +37,9 @@ def train_runs(cfg: DictConfig, sweep_dir: Path) -> list[Path]:
            # every run in full afterwards (the GAN's latent inversion would otherwise run twice)
            "study.eval_limit=32", *cfg.train_overrides]
     log.info(" ".join(cmd[1:]))
-    subprocess.run(cmd, check=True, cwd=ROOT)
+    if subprocess.run(cmd, cwd=ROOT).returncode:
+        raise UserError(f"some training runs of the study failed: see {sweep_dir / 'sweep_summary.md'} (each job's own "
+                        "train.log has its error); fix the cause and run the study again")
     return jobs
 
 

@@ -103,3 +103,49 @@ def test_latent_inversion_works_under_the_evaluation_autocast():
     with torch.no_grad():
         end = (g(z) - target).pow(2).mean().item()
     assert end < 0.2 * start, (start, end)
+
+
+def test_sngan_steps_the_online_generator_and_averages_it(tmp_path):
+    """The moving average follows the trained weights: after each G step, ``G_ema = d G_ema +
+    (1 - d) G`` with the ramped decay.  Planted bugs it catches: the optimiser stepping the
+    averaged copy (the online weights then never move) and a missing ``update_ema`` (G_ema stays
+    at the initial weights)."""
+    import lightning as L
+
+    _, dm, model = _built(tmp_path, "sngan", FAST_GAN)
+    assert model.generator is not model.trained_generator and model.discriminator.head.parametrizations
+    online0 = [p.detach().clone() for p in model.trained_generator.parameters()]
+    ema0 = [p.detach().clone() for p in model.generator.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(online0, ema0))  # the average starts at the trained weights
+    trainer = L.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        limit_val_batches=0, enable_model_summary=False)
+    trainer.fit(model, datamodule=dm)  # one D and one G step
+    online = list(model.trained_generator.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(online0, online))
+    decay = min(model.ema_decay, 1 / 10)  # the first update: (1 + 0) / (10 + 0)
+    for before, trained, averaged in zip(ema0, online, model.generator.parameters()):
+        assert torch.allclose(averaged, decay * before + (1 - decay) * trained, atol=1e-6)
+    assert int(model.ema_steps) == 1
+
+
+def test_diffaugment_translates_and_cuts_out_with_gradients():
+    """Translation moves content by whole pixels (zeros come in at the border); cutout zeroes a
+    square of (ratio * size)^2 pixels; both pass gradients to the input (G learns through them)."""
+    from scatgen.models.augment import DiffAugment, cut_out, translate
+
+    torch.manual_seed(0)
+    x = torch.rand(64, 3, 16, 16) + 1.0  # no zeros of its own
+    shifted = translate(x, 0.125)
+    moved = 0
+    for a, b in zip(x, shifted):
+        found = [(dx, dy) for dx in range(-2, 3) for dy in range(-2, 3)
+                 if torch.equal(torch.roll(a, (dx, dy), (1, 2))[:, 2:-2, 2:-2], b[:, 2:-2, 2:-2])]
+        assert found, "not a whole-pixel shift"
+        moved += found[0] != (0, 0)
+        assert (b == 0).any() == (found[0] != (0, 0))  # zeros come in exactly when the image moved
+    assert moved > 50  # 24 of the 25 offsets move
+    holes = (cut_out(x, 0.5) == 0).all(1).sum((1, 2))
+    assert holes.max() == 64 and holes.float().mean() > 30  # an 8x8 square, cropped at the borders
+    y = x.clone().requires_grad_(True)
+    DiffAugment(0.125, 0.5)(y).sum().backward()
+    assert y.grad is not None and 0 < float(y.grad.mean()) < 1

@@ -53,6 +53,8 @@ class ScatteringFeatures(nn.Module):
             _, _, v = torch.linalg.svd(centred, full_matrices=False)
             self.projection.copy_(v[: self.n_components].T.float())
         self.fitted = True
+        # the reference images' own features, from the same pass (evaluation embeds them anyway)
+        self.reference_features = ((s.float() - self.mean.cpu()) / self.scale.cpu()) @ self.projection.cpu()
         return self
 
     def _batched(self, fn, images: torch.Tensor, desc: str | None) -> torch.Tensor:

@@ -1,13 +1,20 @@
-"""DCGAN baseline (Radford et al. 2016) whose generator is the shared ``G``.
+"""GAN baselines whose generator is the shared ``G``: the classic DCGAN (Radford et al. 2016) and
+the small-budget recipe (spectral norm in D, hinge loss, Adam betas (0, 0.9), an exponential
+moving average of G, DiffAugment), chosen by config (``model=gan`` / ``model=sngan``).
 
 Manual optimisation (Lightning 2): per batch one discriminator step on real ``x`` and fake
-``G(z)``, then one generator step.  Losses: ``non_saturating`` (D: softplus(-D(x)) +
-softplus(D(G(z))); G: softplus(-D(G(z)))) or ``hinge`` (D: relu(1 - D(x)) + relu(1 + D(G(z)));
-G: -D(G(z))).  Without an encoder, reconstructions come from latent inversion.
+``G(z)``, then one generator step (so ``global_step`` counts 2 per batch).  Losses:
+``non_saturating`` (D: softplus(-D(x)) + softplus(D(G(z))); G: softplus(-D(G(z)))) or ``hinge``
+(D: relu(1 - D(x)) + relu(1 + D(G(z))); G: -D(G(z))).  ``augment`` (DiffAugment) is applied to real
+and fake images alike before D.  With ``ema_decay``, ``generator`` holds the moving average
+``G_ema <- d G_ema + (1 - d) G`` of the trained weights ``generator_online`` (``d`` ramped up as
+``min(ema_decay, (1 + t) / (10 + t))``; batch-norm statistics copied), and sampling, inversion and
+evaluation use ``G_ema``.  Without an encoder, reconstructions come from latent inversion.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import torch
@@ -27,20 +34,47 @@ class GAN(GenerativeModel):
 
     def __init__(self, generator: Callable[..., Generator], discriminator: Callable[..., ConvEncoder], latent_dim: int,
                  optimizer_g: Callable, optimizer_d: Callable, loss: str = "non_saturating",
-                 inversion: dict | None = None, val_inversion_images: int = 64):
+                 inversion: dict | None = None, val_inversion_images: int = 64, ema_decay: float | None = None,
+                 augment: Callable[[torch.Tensor], torch.Tensor] | None = None):
         super().__init__()
         if loss not in ADVERSARIAL:
             raise ValueError(f"model.loss={loss!r} is unknown; use one of {', '.join(ADVERSARIAL)}")
-        self.save_hyperparameters(ignore=["generator", "discriminator", "optimizer_g", "optimizer_d"])
+        if ema_decay is not None and not 0 < ema_decay < 1:
+            raise ValueError(f"model.ema_decay={ema_decay} must be in (0, 1), or null for no moving average")
+        self.save_hyperparameters(ignore=["generator", "discriminator", "optimizer_g", "optimizer_d", "augment"])
         self.automatic_optimization = False
-        self.generator = generator(z_dim=latent_dim)
+        self.generator = generator(z_dim=latent_dim)  # sampled and evaluated (the moving average, with ema_decay)
+        self.generator_online = None
+        if ema_decay is not None:
+            self.generator_online = self.generator
+            self.generator = copy.deepcopy(self.generator_online).requires_grad_(False)
+        self.ema_decay, self.augment = ema_decay, augment or torch.nn.Identity()
+        if ema_decay is not None:
+            self.register_buffer("ema_steps", torch.zeros((), dtype=torch.long))
         self.discriminator = discriminator(out_dim=1)
         self.optimizer_g, self.optimizer_d = optimizer_g, optimizer_d
         self.loss, self.inversion = loss, dict(inversion or {})
         self.val_inversion_images = val_inversion_images
 
+    @property
+    def trained_generator(self) -> Generator:
+        """The generator the optimiser steps (``generator`` itself without a moving average)."""
+        return self.generator_online if self.generator_online is not None else self.generator
+
     def configure_optimizers(self):
-        return [self.optimizer_d(self.discriminator.parameters()), self.optimizer_g(self.generator.parameters())]
+        return [self.optimizer_d(self.discriminator.parameters()), self.optimizer_g(self.trained_generator.parameters())]
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        if self.generator_online is None:
+            return
+        t = float(self.ema_steps)
+        decay = min(self.ema_decay, (1 + t) / (10 + t))
+        for averaged, trained in zip(self.generator.parameters(), self.generator_online.parameters()):
+            averaged.lerp_(trained, 1 - decay)
+        for averaged, trained in zip(self.generator.buffers(), self.generator_online.buffers()):
+            averaged.copy_(trained)
+        self.ema_steps += 1
 
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         if self.loss == "hinge":
@@ -54,15 +88,17 @@ class GAN(GenerativeModel):
         opt_d, opt_g = self.optimizers()
         x = self.images_of(batch)
         z = torch.randn(x.shape[0], self.latent_dim, device=x.device)
-        fake = self.generator(z)
-        loss_d = self.d_loss(self.discriminator(x).float(), self.discriminator(fake.detach()).float())
+        fake = self.trained_generator(z)
+        loss_d = self.d_loss(self.discriminator(self.augment(x)).float(),
+                             self.discriminator(self.augment(fake.detach())).float())
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(loss_d)
         opt_d.step()
-        loss_g = self.g_loss(self.discriminator(fake).float())
+        loss_g = self.g_loss(self.discriminator(self.augment(fake)).float())
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(loss_g)
         opt_g.step()
+        self.update_ema()
         self.log_dict({"train/loss_d": loss_d, "train/loss_g": loss_g}, on_step=True, on_epoch=True, prog_bar=True)
 
     def latents(self, batch) -> torch.Tensor:

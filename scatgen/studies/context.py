@@ -129,13 +129,15 @@ class StudyContext:
             f = ScatteringFeatures(image_size=self.images("train").shape[-1], J=s.feature_J, L=s.feature_L,
                                    n_components=s.feature_components).to(self.device)
             self._cache["features"] = f.fit(self.images("train"))
+            self._cache["features/train"] = f.reference_features  # one scattering pass over train, not two
         return self._cache["features"]
 
     def embed(self, name: str, images: torch.Tensor | None = None) -> torch.Tensor:
         """Features of a named image set (``train``, ``test`` or a sample set), computed once."""
         key = f"features/{name}"
+        features = self.features()
         if key not in self._cache:
-            self._cache[key] = self.features().embed(self.images(name) if images is None else images, f"features {name}")
+            self._cache[key] = features.embed(self.images(name) if images is None else images, f"features {name}")
         return self._cache[key]
 
     def prior(self, name: str) -> LatentPrior:
