@@ -268,7 +268,8 @@ def test_impossible_lengths_and_seeds_are_one_line_before_the_run_directory(tmp_
     assert not (tmp_path / "run").exists() and not (tmp_path / "data").exists()
 
 
-# 9. Small data with the defaults -----------------------------------------------------------
+# 9. Small data with the defaults (64x64 and the default generator: marked slow for make test's budget)
+@pytest.mark.slow
 def test_small_data_runs_with_the_defaults(tmp_path, caplog):
     """``data.n_train=256`` with nothing else: the validation rows and the whitening size adapt
     (min(512, n/10) and min(512, n - 1)), and the log says what was chosen.  Planted bug it
