@@ -191,6 +191,7 @@ def test_an_unwritable_root_is_one_line(tmp_path):
 
 
 # 15. Resume in the run's own directory, with one history -----------------------------------
+@pytest.mark.slow  # subprocess runs: in make test-slow, for make test's 10-minute budget
 def test_resume_continues_in_the_same_directory_with_one_history(tmp_path):
     run = tmp_path / "run"
     first = run_script([ROOT / "train.py", *CLI_TINY, "trainer.max_epochs=1", f"paths.root_dir={tmp_path}",

@@ -44,6 +44,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
+@pytest.mark.slow  # subprocess runs: in make test-slow, for make test's 10-minute budget
 def test_a_full_disk_is_one_line_and_leaves_no_partial_checkpoint(tmp_path, small_disk):
     """Planted bug it catches: ``atomic_write_bytes`` without its ``except OSError`` (the
     traceback ending in ``OSError: [Errno 28]`` returns, with a ``.tmp-`` file left) or Lightning's
@@ -76,6 +77,7 @@ def _flip_inside_a_weight(src, dst, n=256):
     return dst
 
 
+@pytest.mark.slow  # subprocess runs: in make test-slow, for make test's 10-minute budget
 def test_a_flipped_byte_checkpoint_is_refused_before_anything_runs(finished_run, tmp_path):
     """Planted bug it catches: ``load_sealed`` without the seal check (the flipped checkpoint then
     loads: its weights differ, and evaluate.py exits 0 with another PSNR)."""

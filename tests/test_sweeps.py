@@ -42,6 +42,7 @@ def test_basic_multirun_makes_one_directory_per_job(tmp_path):
     assert not (tmp_path / "logs" / "train" / "runs").exists()
 
 
+@pytest.mark.slow  # subprocess runs: in make test-slow, for make test's 10-minute budget
 def test_wandb_offline_run_holds_metrics_and_images(tmp_path):
     _train(tmp_path, "logger=wandb", env={"WANDB_SILENT": "true"})
     run = next((tmp_path / "logs" / "train" / "runs").glob("*"))
@@ -75,6 +76,7 @@ def test_optuna_sweep_two_trials(tmp_path):
     assert all(f"{k}={v}" in overrides for k, v in results["best_params"].items())
 
 
+@pytest.mark.slow  # subprocess runs: in make test-slow, for make test's 10-minute budget
 def test_failing_jobs_fail_alone_and_the_sweep_reports_them(tmp_path):
     """Job 1 is impossible (500 components > 127 images), job 2 crashes at run time (a generator
     of width 0): the sweep goes on, each error is in its job's own log, the summary lists every
