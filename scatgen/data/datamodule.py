@@ -113,10 +113,11 @@ class GenerativeDataModule(L.LightningDataModule):
         codes = self.codes[stored][rows] if self.codes is not None else None
         return ArrayDataset(images[rows], codes, labels[rows] if labels is not None else None)
 
-    def _loader(self, dataset: ArrayDataset, shuffle: bool, drop_last: bool = False) -> DataLoader:
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, drop_last=drop_last,
-                          num_workers=self.num_workers, collate_fn=identity_collate,
-                          persistent_workers=self.num_workers > 0)
+    def _loader(self, dataset: ArrayDataset, shuffle: bool = False, drop_last: bool = False, sampler=None,
+                loader_class=DataLoader) -> DataLoader:
+        return loader_class(dataset, batch_size=self.batch_size, shuffle=shuffle, sampler=sampler, drop_last=drop_last,
+                            num_workers=self.num_workers, collate_fn=identity_collate,
+                            persistent_workers=self.num_workers > 0)
 
     def _batches_done_this_epoch(self) -> int:
         """Batches of the current epoch that a run resumed mid-epoch already trained (else 0)."""
@@ -132,9 +133,7 @@ class GenerativeDataModule(L.LightningDataModule):
         if trainer is not None and trainer.world_size > 1:  # DDP: Lightning's DistributedSampler
             return self._loader(dataset, shuffle=True, drop_last=drop_last)
         sampler = EpochPermutation(len(dataset), self.shuffle_seed, self.batch_size, self._batches_done_this_epoch)
-        return ResumableLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=drop_last,
-                               num_workers=self.num_workers, collate_fn=identity_collate,
-                               persistent_workers=self.num_workers > 0)
+        return self._loader(dataset, drop_last=drop_last, sampler=sampler, loader_class=ResumableLoader)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.dataset("val"), shuffle=False)
