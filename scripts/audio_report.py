@@ -20,9 +20,10 @@ if __name__ == "__main__":
     p.add_argument("--J", type=int, default=10)
     p.add_argument("--Q", type=int, default=8)
     p.add_argument("--iterations", type=int, default=100)
+    p.add_argument("--samples", type=int, default=2)
     p.add_argument("--out", type=Path, default=root / "docs")
     args = p.parse_args()
     path = audio_report(args.textures, args.out, root / "logs" / "audio_report", duration=args.duration,
-                        sample_rate=args.sample_rate, J=args.J, Q=args.Q, n_samples=1, iterations=args.iterations,
+                        sample_rate=args.sample_rate, J=args.J, Q=args.Q, n_samples=args.samples, iterations=args.iterations,
                         restarts=1)
     print(path)

@@ -32,6 +32,8 @@ MODELS_1D = ("gaussian", "scattering", "phase_harmonic")
 
 
 class PowerSpectrum1D(nn.Module):
+    amplitude_families = ("spectrum",)  # compared as amplitudes (microcanonical.MomentLoss)
+
     def __init__(self, length: int):
         super().__init__()
         self.length = length
@@ -96,41 +98,67 @@ def _cov(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a * b.conj()).mean(dim=-1)
 
 
+def phase_harmonic(z: torch.Tensor, k: int) -> torch.Tensor:
+    """``[z]^k = |z| e^(i k arg z)``: the phase multiplied by ``k``, the modulus kept."""
+    if k == 1:
+        return z
+    m = z.abs().clamp_min(1e-12).to(z.dtype)
+    return z * (z / m) ** (k - 1)
+
+
 class PhaseHarmonic1DMoments(_Wavelets1D):
-    def __init__(self, length: int, J: int = 10, Q: int = 8, tolerance: float = 0.2):
+    """``ratios``: the frequency connections ``p:q`` (``p > q``): band ``l`` is linked to the band
+    ``l'`` nearest ``xi_l q / p`` (within ``tolerance``), by ``Cov([W_l]^q, [W_l']^p)``: both phases
+    turn at ``q xi_l = p xi_l'``, so the covariance is not zero when partials at that ratio keep their
+    relative phase (a harmonic sound) or when one event aligns every band (a click).  A pair that
+    two ratios would both link is kept once (the first ratio)."""
+
+    def __init__(self, length: int, J: int = 10, Q: int = 8, tolerance: float = 0.2,
+                 ratios: tuple[tuple[int, int], ...] = ((2, 1),), correlations: bool = False):
         super().__init__(length, J, Q)
-        links = []
-        for l, xi in enumerate(self.xi1):  # the band one octave below, if the bank has one near xi / 2
-            k = int(np.argmin(np.abs(self.xi1 - xi / 2)))
-            if k != l and abs(self.xi1[k] - xi / 2) <= tolerance * xi / 2:
-                links.append((l, k))
-        self.register_buffer("link_fine", torch.tensor([a for a, _ in links]), persistent=False)
-        self.register_buffer("link_coarse", torch.tensor([b for _, b in links]), persistent=False)
+        self.correlations = correlations
+        links, seen = [], set()
+        for p, q in ratios:
+            for l, xi in enumerate(self.xi1):  # the band at xi q / p, if the bank has one near it
+                k = int(np.argmin(np.abs(self.xi1 - xi * q / p)))
+                if k != l and abs(self.xi1[k] - xi * q / p) <= tolerance * xi * q / p and (l, k) not in seen:
+                    seen.add((l, k))
+                    links.append((l, k, p, q))
+        self.ratios = tuple(ratios)
+        self.links = links
+        self.register_buffer("link_fine", torch.tensor([a for a, *_ in links], dtype=torch.long), persistent=False)
+        self.register_buffer("link_coarse", torch.tensor([b for _, b, *_ in links], dtype=torch.long), persistent=False)
 
     @property
     def count(self) -> int:
         n1 = len(self.j1)
-        return (1 + n1) + (2 * n1 - 1) + 2 * len(self.link_fine)
+        return (1 + n1) + (2 * n1 - 1) + 2 * len(self.links)
 
     def _linked(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(W, |W|, [W_coarse]^2)`` for the linked bands."""
+        """``(W, [W_fine]^q, [W_coarse]^p)`` for the linked bands, grouped by ratio."""
         w = self.bands(x)
-        m = w.abs()
-        coarse = w[:, self.link_coarse]
-        return w, m, coarse * coarse / m[:, self.link_coarse].clamp_min(1e-12).to(w.dtype)  # [z]^2 = |z| e^(2 i arg z)
+        fine, coarse = [], []
+        for p, q in self.ratios:
+            index = [i for i, link in enumerate(self.links) if link[2:] == (p, q)]
+            if index:
+                fine.append(phase_harmonic(w[:, self.link_fine[index]], q))
+                coarse.append(phase_harmonic(w[:, self.link_coarse[index]], p))
+        return w, torch.cat(fine, dim=1), torch.cat(coarse, dim=1)
 
     def connection_correlations(self, x: torch.Tensor) -> torch.Tensor:
-        """``|Cov(W_l, [W_l']^2)| / (std W_l std [W_l']^2)`` per link, in [0, 1]: near 1 when a common
-        event aligns the phases of the two bands, near 0 when they are independent."""
-        w, _, doubled = self._linked(x)
-        fine = w[:, self.link_fine]
-        return _cov(fine, doubled).abs() / (_cov(fine, fine).real * _cov(doubled, doubled).real).sqrt().clamp_min(1e-30)
+        """``|Cov([W_l]^q, [W_l']^p)| / (std [W_l]^q std [W_l']^p)`` per link, in [0, 1]: near 1 when
+        the phases of the two bands keep their relation, near 0 when they are independent."""
+        _, fine, coarse = self._linked(x)
+        return _cov(fine, coarse).abs() / (_cov(fine, fine).real * _cov(coarse, coarse).real).sqrt().clamp_min(1e-30)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        w, m, doubled = self._linked(x)
+        w, fine, coarse = self._linked(x)
+        m = w.abs()
         out = {"means": torch.cat([x.mean(dim=-1).flatten(1), m.mean(dim=-1)], dim=1)}
         out["modulus_cov"] = torch.cat([_cov(m, m), _cov(m[:, :-1], m[:, 1:])], dim=1)
-        conn = _cov(w[:, self.link_fine], doubled)
+        conn = _cov(fine, coarse)
+        if self.correlations:  # each connection over its two bands' standard deviations: all O(1)
+            conn = conn / (_cov(fine, fine).real * _cov(coarse, coarse).real).sqrt().clamp_min(1e-30)
         out["connections"] = torch.cat([conn.real, conn.imag], dim=1)
         return out
 

@@ -1,106 +1,240 @@
-"""``docs/synthesis.md``: every built-in texture synthesised by the three models, one table per
-texture and one figure (example, phase-randomised Gaussian, and a sample of each model)."""
+"""``docs/synthesis.md``: every texture synthesised by scatgen's three moment models and by the two
+anchors (Portilla-Simoncelli from plenoptic, wavelet phase harmonics from pywph) side by side, from
+the same white-noise starts, with the same budget of loss+gradient evaluations per sample, each
+result scored the same way: held-out statistics no model fits, and every model's statistics
+(cross-evaluation).  One table per texture (mean ± spread over the samples), one picture grid.
+
+The headers, cells and sentences all follow ``models``: a sixth model is one entry in ``LABELS``
+and one branch in ``synthesize_with``.
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+import torch
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from scatgen.synthesis.moments import MODELS  # noqa: E402
-from scatgen.synthesis.run import run_synthesis  # noqa: E402
+from scatgen.storage.artefacts import write_json  # noqa: E402
+from scatgen.synthesis import anchors  # noqa: E402
+from scatgen.synthesis.microcanonical import Synthesis, phase_randomized, synthesize  # noqa: E402
+from scatgen.synthesis.moments import MODELS, moment_model  # noqa: E402
+from scatgen.synthesis.statistics import image_statistics, moment_errors  # noqa: E402
+from scatgen.synthesis.textures import load_texture  # noqa: E402
+from scatgen.viz import plots  # noqa: E402
 
-ROWS = [("moments", "n_moments", "{:d}"), ("final loss", "final_loss", "{:.2g}"),
-        ("power spectrum: rel. error", "moments/gaussian/spectrum", "{:.3f}"),
-        ("scattering order 1: rel. error", "moments/scattering/order1", "{:.3f}"),
-        ("scattering order 2: rel. error", "moments/scattering/order2", "{:.3f}"),
-        ("phase-harmonic modulus cov.: rel. error", "moments/phase_harmonic/modulus_cov", "{:.3f}"),
-        ("phase-harmonic scale cov.: rel. error", "moments/phase_harmonic/scale_cov", "{:.3f}"),
-        ("phase-harmonic spatial cov.: rel. error", "moments/phase_harmonic/spatial_cov", "{:.3f}"),
-        ("log radial spectrum error (RMS)", "spectrum_error", "{:.3f}"),
-        ("marginal W1", "marginal_w1", "{:.4f}"),
-        ("held out: orientation histogram TV", "heldout/orientation_tv", "{:.3f}"),
-        ("held out: gradient magnitude W1", "heldout/gradient_w1", "{:.4f}"),
-        ("wall time per sample (s)", "seconds_per_sample", "{:.1f}")]
+LABELS = {"gaussian": "gaussian", "scattering": "scattering", "phase_harmonic": "phase harmonic",
+          "portilla_simoncelli": "Portilla-Simoncelli (plenoptic)", "pywph": "phase harmonics (pywph)"}
+EXACT = "phase_randomized"
+HELD_OUT = (("held out: orientation histogram TV", "heldout/orientation_tv"),
+            ("held out: gradient magnitude W1", "heldout/gradient_w1"),
+            ("pixel histogram W1", "marginal_w1"))
 
 
-def figure(texture: str, run_dirs: dict[str, Path], out: Path) -> Path:
-    panels = [("example", run_dirs["gaussian"] / "example.png"),
-              ("phase-randomised (exact Gaussian)", run_dirs["gaussian"] / "phase_randomized.png")]
-    panels += [(f"{m} ({k})", run_dirs[m] / "samples.png") for m, k in
-               (("gaussian", "power spectrum"), ("scattering", "scattering"), ("phase_harmonic", "phase harmonic"))]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4))
-    for ax, (title, path) in zip(axes, panels):
-        ax.imshow(plt.imread(path), cmap="gray")
-        ax.set_title(title, fontsize=9)
-        ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+@dataclass(frozen=True)
+class Settings:
+    size: int = 256
+    J: int = 5
+    L: int = 4
+    n_samples: int = 2
+    evaluations: int = 50   # loss+gradient evaluations per sample, every model
+    seed: int = 0
+    device: str = "cpu"
+
+
+def three(x: float) -> str:
+    """3 significant figures (an integer as it is)."""
+    if isinstance(x, (int, np.integer)) or (float(x).is_integer() and abs(x) >= 100):
+        return f"{int(x):d}"
+    return f"{x:.3g}"
+
+
+def synthesize_with(model: str, target: torch.Tensor, s: Settings) -> tuple[Synthesis, int]:
+    """One model's samples and its moment count."""
+    shape = tuple(target.shape[-2:])
+    if model in MODELS:
+        moments = moment_model(model, shape, s.J, s.L).to(target.device)
+        return synthesize(moments, target, s.n_samples, s.evaluations, 1, s.seed, evaluations=s.evaluations), moments.count
+    if model == "portilla_simoncelli":
+        count = anchors.PortillaSimoncelliStatistics(shape).count
+        return anchors.synthesize_portilla_simoncelli(target, s.n_samples, s.evaluations, s.seed), count
+    if model == "pywph":
+        count = anchors.WaveletPhaseHarmonicStatistics(shape, s.J, s.device).count
+        return anchors.synthesize_pywph(target, s.n_samples, s.evaluations, s.J, s.seed), count
+    raise ValueError(f"model={model!r} is unknown; use one of {', '.join(LABELS)}")
+
+
+def judges_for(models: list[str], shape: tuple[int, int], s: Settings) -> dict[str, torch.nn.Module]:
+    out = {m: moment_model(m, shape, s.J, s.L).to(s.device) for m in models if m in MODELS}
+    out.update({m: anchors.anchor_statistics(m, shape, s.J, s.device) for m in models if m in anchors.ANCHORS})
     return out
 
 
-def findings(results: dict[str, dict[str, dict]], iterations: int) -> list[str]:
-    """What the tables show, in sentences drawn from them ("not shown" where they do not)."""
-    tv = {t: {m: r[m]["heldout/orientation_tv"] for m in MODELS} for t, r in results.items()}
-    w1 = {t: {m: r[m]["heldout/gradient_w1"] for m in MODELS} for t, r in results.items()}
-    counts = next(iter(results.values()))
-    missed = [t for t, r in results.items()
-              if r["gaussian"]["spectrum_error"] > r["gaussian"]["phase_randomized/spectrum_error"] + 0.05]
-    reach = (f"does not reach the exact answer on {', '.join(missed)}" if missed else "reaches the exact answer")
-    lines = [f"- **The Gaussian model** ({counts['gaussian']['n_moments']:,} free moments) {reach}: "
-             "log-spectrum error " + ", ".join(f"{t} {r['gaussian']['spectrum_error']:.3f}" for t, r in results.items())
-             + " (the phase-randomised example: " + ", ".join(
-                 f"{r['gaussian']['phase_randomized/spectrum_error']:.3f}" for r in results.values()) + "). "
-             "It keeps no geometry the spectrum does not hold: held-out orientation TV "
-             + ", ".join(f"{t} {tv[t]['gaussian']:.3f}" for t in results) + "."]
-    for model, than in (("scattering", "gaussian"), ("phase_harmonic", "scattering")):
-        better_tv = [t for t in results if tv[t][model] < tv[t][than]]
-        better_w1 = [t for t in results if w1[t][model] < w1[t][than]]
-        lines.append(
-            f"- **{model.replace('_', '-')} moments ({counts[model]['n_moments']:,}) against {than.replace('_', '-')}:** "
-            f"orientation TV lower on {len(better_tv)} of {len(results)} textures"
-            + (f" ({', '.join(f'{t} {tv[t][than]:.3f} -> {tv[t][model]:.3f}' for t in better_tv)})" if better_tv else "")
-            + f"; gradient-magnitude W1 lower on {len(better_w1)} of {len(results)}"
-            + ("." if better_w1 else " (not shown)."))
-    lines.append(f"- Limits: one sample per model, {iterations} L-BFGS iterations per round; the final losses in the "
-                 "tables say how far each descent got.")
+def score(x: torch.Tensor, target: torch.Tensor, judges: dict, references: dict) -> dict[str, float]:
+    """Held-out image statistics, and the mean family relative error under each judge's statistics."""
+    errors = moment_errors(judges, x, target, references)
+    out = {**image_statistics(x, target), **errors}
+    for judge in judges:
+        family = [v for k, v in errors.items() if k.startswith(f"moments/{judge}/")]
+        out[f"cross/{judge}"] = float(np.mean(family))
+    return out
+
+
+def summarise(rows: list[dict[str, float]]) -> dict[str, list[float]]:
+    """``{key: [mean, spread]}`` over the samples (spread: the sample standard deviation)."""
+    return {k: [float(np.mean([r[k] for r in rows])), float(np.std([r[k] for r in rows], ddof=1)) if len(rows) > 1 else 0.0]
+            for k in rows[0]}
+
+
+def run_model(texture: str, model: str, target: torch.Tensor, s: Settings, judges: dict, references: dict,
+              run_dir: Path) -> dict:
+    """One model on one texture; reused from ``run_dir`` when it ran with the same settings (an
+    interrupted report resumes where it stopped)."""
+    path = run_dir / "metrics.json"
+    if path.is_file():
+        done = json.loads(path.read_text())
+        if done.get("settings") == asdict(s) and done.get("judges") == sorted(judges):
+            return done
+    result, count = synthesize_with(model, target, s)
+    rows = [score(x[None], target, judges, references) for x in result.images]
+    metrics = {"texture": texture, "model": model, "settings": asdict(s), "judges": sorted(judges),
+               "n_moments": count, "evaluations": sum(len(c) for c in result.losses) / s.n_samples,
+               "iterations": result.iterations / s.n_samples, "seconds_per_sample": result.seconds / s.n_samples,
+               "final_loss": float(np.mean([c[-1] for c in result.losses])), "scores": summarise(rows)}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.save(result.images.cpu(), run_dir / "samples.pt")
+    write_json(path, metrics)
+    return metrics
+
+
+def run_exact(target: torch.Tensor, s: Settings, judges: dict, references: dict, run_dir: Path) -> dict:
+    images = phase_randomized(target, s.n_samples, s.seed)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.save(images.cpu(), run_dir / "samples.pt")
+    return {"model": EXACT, "scores": summarise([score(x[None], target, judges, references) for x in images])}
+
+
+def figure(texture: str, target: torch.Tensor, runs: Path, models: list[str], out: Path) -> Path:
+    """Rows: the samples; columns: the example, the exact Gaussian answer, then each model."""
+    columns = [EXACT] + models
+    samples = {m: torch.load(runs / m / "samples.pt") for m in columns}
+    n = min(len(v) for v in samples.values())
+    fig, axes = plt.subplots(n, len(columns) + 1, figsize=(2.4 * (len(columns) + 1), 2.5 * n), squeeze=False)
+    for i in range(n):
+        panels = [("example", target[0, 0])] + [
+            ("phase-randomised" if m == EXACT else LABELS[m], samples[m][i, 0]) for m in columns]
+        for ax, (title, image) in zip(axes[i], panels):
+            ax.imshow(image.cpu().clamp(0, 1).numpy(), cmap="gray", vmin=0, vmax=1)
+            ax.set_title(f"{title}" + (f" #{i}" if title != "example" else ""), fontsize=8)
+            ax.axis("off")
+    fig.suptitle(texture, fontsize=10)
+    fig.tight_layout()
+    return plots.save_figure(fig, out)
+
+
+def table(results: dict[str, dict], models: list[str], judges: list[str]) -> list[str]:
+    columns = models + [EXACT]
+    head = "| | " + " | ".join(LABELS.get(m, "phase-randomised (exact Gaussian)") for m in columns) + " |"
+    lines = [head, "|---" * (len(columns) + 1) + "|"]
+
+    def cell(m: str, key: str) -> str:
+        r = results[m]
+        if key in ("n_moments", "evaluations", "iterations", "seconds_per_sample", "final_loss"):
+            return three(r[key]) if key in r else "-"
+        if key not in r["scores"]:
+            return "-"
+        mean, spread = r["scores"][key]
+        return f"{three(mean)} ± {three(spread)}"
+
+    rows = [("moments (free)", "n_moments"), ("loss+gradient evaluations per sample", "evaluations"),
+            ("optimiser iterations per sample", "iterations"), ("final loss (its own)", "final_loss")]
+    rows += [(f"{LABELS[j]} statistics: mean rel. error", f"cross/{j}") for j in judges]
+    rows += [("log radial spectrum error (RMS)", "spectrum_error")] + list(HELD_OUT)
+    rows += [("wall time per sample (s)", "seconds_per_sample")]
+    for name, key in rows:
+        lines.append(f"| {name} | " + " | ".join(cell(m, key) for m in columns) + " |")
     return lines
 
 
-def synthesis_report(textures: list[str], out_dir: Path, runs_dir: Path, **settings) -> Path:
+def compare(results: dict[str, dict[str, dict]], ours: str, anchor: str) -> str:
+    """Better, equal (within the two spreads) or worse on each held-out statistic, per texture."""
+    tally = {"better": [], "equal": [], "worse": []}
+    for texture, r in results.items():
+        for name, key in HELD_OUT:
+            (a, sa), (b, sb) = r[ours]["scores"][key], r[anchor]["scores"][key]
+            verdict = "equal" if abs(a - b) <= sa + sb else ("better" if a < b else "worse")
+            tally[verdict].append(f"{texture} {name.split(': ')[-1]} {three(a)} vs {three(b)}")
+    total = sum(len(v) for v in tally.values())
+    return (f"- **scatgen {LABELS[ours]} against {LABELS[anchor]}** ({total} comparisons: {len(results)} textures x "
+            f"{len(HELD_OUT)} held-out statistics): better on {len(tally['better'])}, equal within the spread on "
+            f"{len(tally['equal'])}, worse on {len(tally['worse'])}"
+            + (f" (worse: {'; '.join(tally['worse'])})" if tally["worse"] else "") + ".")
+
+
+def findings(results: dict[str, dict[str, dict]], models: list[str]) -> list[str]:
+    """What the tables show, in sentences drawn from them."""
+    lines = []
+    if "gaussian" in models:
+        missed = [t for t, r in results.items()
+                  if r["gaussian"]["scores"]["spectrum_error"][0] > r[EXACT]["scores"]["spectrum_error"][0] + 0.05]
+        lines.append("- **The Gaussian model** " + (f"does not reach the exact answer on {', '.join(missed)}"
+                     if missed else "reaches the exact answer") + ": log radial spectrum error " + ", ".join(
+                     f"{t} {three(r['gaussian']['scores']['spectrum_error'][0])}" for t, r in results.items()) + ".")
+    anchor_models = [m for m in models if m in anchors.ANCHORS]
+    for ours in ("scattering", "phase_harmonic"):
+        if ours in models:
+            lines += [compare(results, ours, anchor) for anchor in anchor_models]
+    for m in models:
+        first = next(iter(results.values()))[m]
+        lines.append(f"- {LABELS[m]}: {first['n_moments']:,} moments, "
+                     f"{three(np.mean([r[m]['seconds_per_sample'] for r in results.values()]))} s per sample, "
+                     "held-out orientation TV " + ", ".join(
+                         f"{t} {three(r[m]['scores']['heldout/orientation_tv'][0])}" for t, r in results.items()) + ".")
+    return lines
+
+
+def synthesis_report(textures: list[str], out_dir: Path, runs_dir: Path, settings: Settings,
+                     models: list[str] | None = None) -> Path:
+    missing = anchors.available()
+    models = [m for m in (models or list(LABELS)) if missing.get(m) is None]
+    skipped = {m: why for m, why in missing.items() if why and m in (models or LABELS)}
     out_dir.mkdir(parents=True, exist_ok=True)
     results, sections = {}, []
-    head = ["# Texture synthesis from one example", "",
-             f"Settings: {settings}. One sample per model from white noise (seed 0); L-BFGS with a strong Wolfe "
-            "line search. Every result is judged by every model's moments (relative error "
-            "||Phi(x) - Phi(x1)|| / ||Phi(x1)||), by the log radial power spectrum, the pixel histogram, and two "
-            "statistics that no model fits (held out). The Gaussian model's exact answer, the phase-randomised "
-            "example, is in the last column. Moments are counted free: none identically zero or repeated (the "
-            "power spectrum at one frequency of each pair {k, -k}, zero left out; the same-scale phase-harmonic "
-            "covariances are real, as kymatio's wavelets are real in Fourier). The scattering model runs the "
-            "periodic fast backend (moments of the image on its own grid); kymatio's backend would reflection-pad "
-            "to a larger grid, so its moments differ near the borders.", "",
-            "Reproduce: `python scripts/synthesis_report.py --restarts 1` (writes this page).", "",
-            "## What this run shows", ""]
     for texture in textures:
-        metrics, run_dirs = {}, {}
-        for model in MODELS:
-            run_dirs[model] = runs_dir / texture / model
-            metrics[model] = run_synthesis(texture, model, run_dirs[model], **settings)
-        results[texture] = metrics
-        fig = figure(texture, run_dirs, out_dir / f"synthesis_{texture}.png")
-        sections += [f"## {texture}", "", f"![{texture}]({fig.name})", "",
-                     "| | gaussian | scattering | phase harmonic | phase-randomised (exact Gaussian) |", "|---|---|---|---|---|"]
-        for name, key, form in ROWS:
-            cells = [form.format(metrics[m][key]) if key in metrics[m] else "-" for m in MODELS]
-            ref = metrics["gaussian"].get(f"phase_randomized/{key}")
-            sections.append(f"| {name} | " + " | ".join(cells) + f" | {form.format(ref) if ref is not None else '-'} |")
-        sections.append("")
+        target = load_texture(texture, settings.size).to(settings.device)
+        shape = tuple(target.shape[-2:])
+        judges = judges_for(models, shape, settings)
+        with torch.no_grad():
+            references = {name: judge(target) for name, judge in judges.items()}
+        runs = runs_dir / Path(texture).stem
+        results[texture] = {m: run_model(texture, m, target, settings, judges, references, runs / m) for m in models}
+        results[texture][EXACT] = run_exact(target, settings, judges, references, runs / EXACT)
+        fig = figure(texture, target, runs, models, out_dir / f"synthesis_{Path(texture).stem}.png")
+        sections += [f"## {texture}", "", f"![{texture}]({fig.name})", ""] + table(results[texture], models, list(judges)) + [""]
+    head = ["# Texture synthesis from one example: scatgen and its anchors side by side", "",
+            f"Settings: {asdict(settings)}. Every model starts from the same white noise (seeds "
+            f"{settings.seed}..{settings.seed + settings.n_samples - 1}, the example's mean and standard deviation) and gets "
+            f"the same budget: **{settings.evaluations} loss+gradient evaluations per sample**, each with its own optimiser "
+            "as its authors use it (scatgen: torch L-BFGS, strong Wolfe; Portilla-Simoncelli: plenoptic's Metamer with its "
+            "PS loss and torch L-BFGS as plenoptic's documentation does; pywph: scipy L-BFGS-B with norm='auto' as pywph's "
+            "examples do). Each result is scored the same way: the held-out statistics no model fits (orientation "
+            "histogram TV, gradient-magnitude W1, pixel-histogram W1), the log radial spectrum, and cross-evaluation: "
+            "its relative error ||Phi_f(x) - Phi_f(x1)|| / ||Phi_f(x1)|| under every model's statistics (the mean over "
+            "that model's families; per family in logs/anchors/<texture>/<model>/metrics.json). Cells: mean ± sample "
+            f"standard deviation over the {settings.n_samples} samples, 3 significant figures. Scatgen's phase-harmonic "
+            f"and scattering models and pywph use J={settings.J} scales and 4 orientations (L={settings.L}); "
+            "Portilla-Simoncelli uses plenoptic's default 4 scales and 4 orientations.", "",
+            "Reproduce: `pip install -e '.[anchors]'` then `python scripts/anchors_synthesis.py` (writes this page; "
+            "an interrupted run resumes).", ""]
+    if skipped:
+        head += ["Skipped: " + "; ".join(f"{m} ({why})" for m, why in skipped.items()), ""]
+    lines = head + ["## What this run shows", ""] + findings(results, models) + [""] + sections
     path = out_dir / "synthesis.md"
-    lines = head + findings(results, settings.get("iterations", 100)) + [""] + sections
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -61,11 +61,13 @@ def image_statistics(x: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
 
 
 @torch.no_grad()
-def moment_errors(models: dict[str, torch.nn.Module], x: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
-    """Relative error ``||Phi_f(x) - Phi_f(x1)|| / ||Phi_f(x1)||`` of every family of every model."""
+def moment_errors(models: dict[str, torch.nn.Module], x: torch.Tensor, target: torch.Tensor,
+                  references: dict[str, dict[str, torch.Tensor]] | None = None) -> dict[str, float]:
+    """Relative error ``||Phi_f(x) - Phi_f(x1)|| / ||Phi_f(x1)||`` of every family of every model
+    (``references``: the models' moments of ``target``, when already computed)."""
     out = {}
     for name, model in models.items():
-        phi, ref = model(x), model(target)
+        phi, ref = model(x), (references[name] if references else model(target))
         for family in ref:
             out[f"moments/{name}/{family}"] = float((phi[family] - ref[family]).norm() / ref[family].norm().clamp_min(1e-20))
     return out

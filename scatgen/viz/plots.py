@@ -21,7 +21,7 @@ def as_numpy(values) -> np.ndarray:
     return np.asarray(values, dtype=float)
 
 
-def _save(fig, path: str | Path) -> Path:
+def save_figure(fig, path: str | Path) -> Path:
     """Render to PNG in memory, then write atomically (a full disk is one line)."""
     buffer = io.BytesIO()
     fig.tight_layout()
@@ -42,7 +42,7 @@ def histograms(series: dict[str, np.ndarray], path: str | Path, xlabel: str, tit
     ax.set_ylabel("density")
     ax.set_title(title)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def curves(series: dict[str, np.ndarray], path: str | Path, xlabel: str, ylabel: str, title: str = "",
@@ -57,7 +57,7 @@ def curves(series: dict[str, np.ndarray], path: str | Path, xlabel: str, ylabel:
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def mode_bars(histograms_by_name: dict[str, np.ndarray], path: str | Path, title: str = "") -> Path:
@@ -76,7 +76,7 @@ def mode_bars(histograms_by_name: dict[str, np.ndarray], path: str | Path, title
     ax.set_ylabel("fraction of images")
     ax.set_title(title or "mode histogram (8 colours per vertex count)")
     ax.legend(fontsize=8, ncol=min(len(names), 4))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def heatmap(values, rows: tuple[str, list], cols: tuple[str, list], path: str | Path, title: str = "",
@@ -99,7 +99,7 @@ def heatmap(values, rows: tuple[str, list], cols: tuple[str, list], path: str | 
                         color="white" if v[i, j] < middle else "black")
     fig.colorbar(im, ax=ax)
     ax.set_title(title, fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def image_row(paths: list[Path], titles: list[str], out: str | Path, width: float = 4.2) -> Path:
@@ -109,7 +109,7 @@ def image_row(paths: list[Path], titles: list[str], out: str | Path, width: floa
         ax.imshow(plt.imread(path))
         ax.set_title(title)
         ax.axis("off")
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 def spectrograms(signals: dict, rate: int, path: str | Path, title: str = "", window: int = 512) -> Path:
@@ -128,4 +128,4 @@ def spectrograms(signals: dict, rate: int, path: str | Path, title: str = "", wi
     np.atleast_1d(axes)[0].set_ylabel("frequency (kHz)")
     if title:
         fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
