@@ -6,7 +6,11 @@ loss evaluations (forward + backward) per second, and the ratio fast / kymatio.
 The 1-D (audio) case: the scattering moments of 3 s of sound at 16 kHz, ours against moments
 computed with kymatio's Scattering1D, in loss+gradient evaluations per second.
 
-python scripts/bench_synthesis.py [--size 256] [--J 5] [--iterations 10] [--device cuda] [--audio-only]
+The anchors (``--anchors``, needs ``.[anchors]``): seconds per loss+gradient evaluation and per
+sample at the side-by-side report's budget, for scatgen's three models and the two anchors, each
+run by its own synthesis loop (scatgen/synthesis/report.py) on one texture.
+
+python scripts/bench_synthesis.py [--size 256] [--J 5] [--iterations 10] [--device cuda] [--audio-only] [--anchors]
 """
 
 import argparse
@@ -72,6 +76,22 @@ def evaluations_per_second(loss_fn, x0, repeats: int) -> float:
     return repeats / (time.perf_counter() - start)
 
 
+def anchors(args) -> None:
+    """Seconds per evaluation of every model of the side-by-side report, each in its own loop."""
+    from scatgen.synthesis.report import LABELS, Settings, synthesize_with
+
+    budget = Settings.evaluations
+    s = Settings(size=args.size, J=args.J, n_samples=1, evaluations=10, device=args.device)
+    target = load_texture(args.texture, args.size).to(args.device)
+    print(f"{args.texture} {args.size}x{args.size}, J={args.J}, L={s.L}, {torch.get_num_threads()} threads, {args.device}")
+    for model in LABELS:
+        synthesize_with(model, target, Settings(size=args.size, J=args.J, n_samples=1, evaluations=2, device=args.device))
+        result, count = synthesize_with(model, target, s)
+        per_eval = result.seconds / max(1, len(result.losses[0]))
+        print(f"  {LABELS[model]:34s} {count:6d} moments  {per_eval:7.3f} s per evaluation  "
+              f"{per_eval * budget:7.1f} s per sample at {budget} evaluations")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", type=int, default=256)
@@ -80,7 +100,10 @@ def main() -> None:
     p.add_argument("--texture", default="gravel")
     p.add_argument("--device", default="cpu")
     p.add_argument("--audio-only", action="store_true", help="only the 1-D (audio) case")
+    p.add_argument("--anchors", action="store_true", help="only the five models of docs/synthesis.md")
     args = p.parse_args()
+    if args.anchors:
+        return anchors(args)
     audio(args.device)
     if args.audio_only:
         return

@@ -14,8 +14,9 @@ order 2), computed on the signal's own grid and applied by periodic FFT convolut
   for audio): ``1 + n1 + n_pairs`` moments.
 - ``phase_harmonic``: ``E x`` and ``E |W_l|`` (``1 + n1``); covariances of the moduli of
   neighbouring bands ``Cov(|W_l|, |W_l'|)``, ``l' in {l, l+1}`` (``2 n1 - 1``); and the frequency
-  connections ``Cov(W_l, [W_l']^2)`` with ``[z]^2 = z^2 / |z|`` the phase-doubled band one octave
-  below (centre ``xi_l' ~ xi_l / 2``, so that its doubled phase turns at ``xi_l``): complex,
+  connections ``Corr(W_l, [W_l']^2)`` (the covariance over both standard deviations) with
+  ``[z]^2 = z^2 / |z|`` the phase-doubled band one octave below (centre ``xi_l' ~ xi_l / 2``, so
+  that its doubled phase turns at ``xi_l``; other ratios ``p:q`` optional): complex,
   ``2 n_conn`` numbers.  They vanish when the phases of the two bands are independent (Gaussian
   noise) and not when a common event aligns them (clicks, harmonic sounds).
 """
@@ -111,10 +112,20 @@ class PhaseHarmonic1DMoments(_Wavelets1D):
     ``l'`` nearest ``xi_l q / p`` (within ``tolerance``), by ``Cov([W_l]^q, [W_l']^p)``: both phases
     turn at ``q xi_l = p xi_l'``, so the covariance is not zero when partials at that ratio keep their
     relative phase (a harmonic sound) or when one event aligns every band (a click).  A pair that
-    two ratios would both link is kept once (the first ratio)."""
+    two ratios would both link is kept once (the first ratio).
+
+    ``correlations``: each connection divided by the two bands' standard deviations (a correlation
+    coefficient, the band energies being fitted by the other families), with the loss floor at 1.0
+    of the family's RMS.  Raw covariances scale with the partials' amplitudes, so the weak links
+    of the high partials were left unfitted.  Measured on harmonic_am (3 s, 16 kHz, 100 L-BFGS
+    iterations, seed 0, AMD EPYC), the share of the example's mean connection correlation reached:
+    covariances 0.39 (floor 0.1), 0.43 (floor 1.0); the ratios 2:1, 3:2, 4:3 and 3:1 (266 links,
+    6x slower) 0.30; correlations 0.62 (floor 0.1), **0.92** (floor 1.0, the default)."""
+
+    loss_floor = 1.0
 
     def __init__(self, length: int, J: int = 10, Q: int = 8, tolerance: float = 0.2,
-                 ratios: tuple[tuple[int, int], ...] = ((2, 1),), correlations: bool = False):
+                 ratios: tuple[tuple[int, int], ...] = ((2, 1),), correlations: bool = True):
         super().__init__(length, J, Q)
         self.correlations = correlations
         links, seen = [], set()
