@@ -107,3 +107,19 @@ def test_every_experiment_composes(tmp_path, experiment):
     if experiment.startswith("polygons"):
         validate(cfg)
         assert cfg.trainer.max_epochs == 12
+
+
+def test_appending_csv_writer_keeps_the_history_lightning_would_delete(tmp_path):
+    """Pins the one private hook scatgen overrides (``ExperimentWriter._check_log_dir_exists``,
+    called by Lightning's CSV writer on creation): a resumed run's writer keeps the existing
+    ``metrics.csv`` and its columns, and appends.  Planted bug it catches: a Lightning release
+    that renames the hook (the override would silently stop running and the history be deleted)."""
+    from scatgen.training import _AppendingWriter
+
+    (tmp_path / "metrics.csv").write_text("epoch,step,train/loss\n0,10,0.5\n")
+    writer = _AppendingWriter(str(tmp_path))
+    assert writer.metrics_keys == ["epoch", "step", "train/loss"]
+    writer.log_metrics({"train/loss": 0.25, "epoch": 1}, step=20)
+    writer.save()
+    rows = (tmp_path / "metrics.csv").read_text().strip().splitlines()
+    assert rows[0] == "epoch,step,train/loss" and rows[1] == "0,10,0.5" and rows[-1].startswith("1,20,0.25")

@@ -24,7 +24,7 @@ from scatgen.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "val", "test")
+LOADER_SPLITS = ("train", "val", "test")
 DEFAULT_VAL_SIZE, DEFAULT_VAL_SHARE = 512, 10  # val_size=None: min(512, a tenth of the train split)
 
 
@@ -103,8 +103,8 @@ class GenerativeDataModule(L.LightningDataModule):
         return slice(0, n)
 
     def dataset(self, split: str, limit: int | None = None) -> ArrayDataset:
-        if split not in SPLITS:
-            raise ValueError(f"split={split!r} is unknown; use one of {', '.join(SPLITS)}")
+        if split not in LOADER_SPLITS:
+            raise ValueError(f"split={split!r} is unknown; use one of {', '.join(LOADER_SPLITS)}")
         stored = "train" if split == "val" else split
         rows = self._rows(split)
         if limit is not None:

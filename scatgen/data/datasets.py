@@ -19,7 +19,7 @@ def to_unit(x: torch.Tensor) -> torch.Tensor:
 
 
 def identity_collate(batch):
-    """``__getitems__`` already returns a collated batch."""
+    """The batch as the dataset returned it (``__getitems__`` already collates; decode keeps a list)."""
     return batch
 
 

@@ -20,6 +20,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
+from scatgen.data.datasets import identity_collate
 from scatgen.storage.arrays import NpyWriter
 
 log = logging.getLogger(__name__)
@@ -81,15 +82,11 @@ class DecodeDataset(torch.utils.data.Dataset):
             return i, None, f"{item}: {err}"
 
 
-def _as_list(batch):
-    return batch
-
-
 def decode_to_npy(path: Path, dataset: DecodeDataset, num_workers: int = 0, desc: str = "decode") -> tuple[int, list[str]]:
     """Decode every item of ``dataset`` in order into ``path`` (uint8 ``(N, S, S, 3)``), skipping and
     returning the failures. Workers decode in parallel; writes stay sequential."""
     s = dataset.size
-    loader = torch.utils.data.DataLoader(dataset, batch_size=32, num_workers=num_workers, collate_fn=_as_list)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=32, num_workers=num_workers, collate_fn=identity_collate)
     skipped: list[str] = []
     with NpyWriter(path, (len(dataset), s, s, 3), np.uint8, allow_fewer=True) as writer:
         for batch in tqdm(loader, desc=desc, unit="batch", leave=False):

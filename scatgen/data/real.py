@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scatgen.storage.artefacts import write_manifest
+from scatgen.storage.artefacts import atomic_write_bytes, write_manifest
 from scatgen.data.decode import DecodeDataset, decode_to_npy, report_skipped
 from scatgen.data.source import ImageSource
 from scatgen.errors import ConfigError, DataNotFound
@@ -214,10 +214,7 @@ def lmdb_keys(path: Path, index_dir: Path) -> list[bytes]:
     if opened_here:  # close it again: DataLoader workers forked later must open their own
         env.close()
         del _OPEN_ENVS[key]
-    index.parent.mkdir(parents=True, exist_ok=True)
-    tmp = index.with_name(f"{index.name}.tmp-{os.getpid()}")
-    tmp.write_text("\n".join(k.hex() for k in keys))
-    os.replace(tmp, index)
+    atomic_write_bytes(index, "\n".join(k.hex() for k in keys).encode())
     return keys
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from scatgen.storage.artefacts import atomic_write_dir, config_hash, load_or_build, read_verified
 
-SPLITS = ("train", "test")
+PREPARED_SPLITS = ("train", "test")  # what prepare() writes (the validation set is cut from train)
 
 
 class ImageSource:
@@ -18,7 +18,6 @@ class ImageSource:
     """
 
     name = "source"
-    channels = 3
     n_modes = 0  # > 0: images carry mode labels (polygons: 48), for the mode-dropping study
 
     def __init__(self, root: str | Path, image_size: int, n_train: int | None, n_test: int | None):
@@ -52,8 +51,8 @@ class ImageSource:
         return self.directory
 
     def split(self, split: str) -> tuple[np.ndarray, np.ndarray | None]:
-        if split not in SPLITS:
-            raise ValueError(f"split={split!r} is unknown; use one of {', '.join(SPLITS)}")
+        if split not in PREPARED_SPLITS:
+            raise ValueError(f"split={split!r} is unknown; use one of {', '.join(PREPARED_SPLITS)}")
         if self._arrays is None:
             self.prepare()
         images = self._arrays[f"{split}_images"]

@@ -28,7 +28,7 @@ class Generator(nn.Module):
             raise ValueError(f"model.generator.kernel_size={kernel_size} must be odd (same padding)")
         n_up = int(n_up)
         widths = [width * min(2 ** (n_up - i), max_mult) for i in range(n_up + 1)]
-        self.z_dim, self.image_size, self.channels, self.base_size = z_dim, image_size, channels, base_size
+        self.z_dim, self.base_size = z_dim, base_size
         self.project = nn.Linear(z_dim, widths[0] * base_size * base_size)
         self.stem = nn.Sequential(nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True))
         pad = kernel_size // 2
