@@ -12,19 +12,16 @@ from __future__ import annotations
 import math
 
 import torch
+from scipy.stats import wasserstein_distance
+
+from scatgen.metrics.reconstruction import radial_power_spectrum
 
 
 def radial_log_spectrum(x: torch.Tensor, bins: int | None = None) -> torch.Tensor:
+    """Natural log of the ring-averaged power spectrum ``|F x|^2 / (H W)`` (the study's
+    ``radial_power_spectrum``, DC left out)."""
     h, w = x.shape[-2:]
-    power = torch.fft.fft2(x - x.mean()).abs().pow(2).flatten() / (h * w)
-    fy, fx = torch.meshgrid(torch.fft.fftfreq(h), torch.fft.fftfreq(w), indexing="ij")
-    radius = (fy.pow(2) + fx.pow(2)).sqrt().flatten()
-    bins = bins or min(h, w) // 2
-    index = (radius / 0.5 * bins).long().clamp(max=bins)  # ring index; corners fold into the last ring
-    keep = index > 0  # the DC term is the mean, not the spectrum
-    sums = torch.zeros(bins + 1, dtype=power.dtype).index_add_(0, index[keep], power[keep])
-    counts = torch.zeros(bins + 1, dtype=power.dtype).index_add_(0, index[keep], torch.ones_like(power[keep]))
-    return (sums[1:] / counts[1:].clamp_min(1)).clamp_min(1e-20).log()
+    return (radial_power_spectrum(x, bins)[1] / (h * w)).clamp_min(1e-20).log()
 
 
 def spectrum_error(x: torch.Tensor, target: torch.Tensor) -> float:
@@ -32,8 +29,8 @@ def spectrum_error(x: torch.Tensor, target: torch.Tensor) -> float:
 
 
 def wasserstein1(a: torch.Tensor, b: torch.Tensor) -> float:
-    """W1 between two empirical distributions of the same size."""
-    return float((a.flatten().sort().values - b.flatten().sort().values).abs().mean())
+    """W1 between two empirical distributions (scipy's ``wasserstein_distance``)."""
+    return float(wasserstein_distance(a.detach().cpu().flatten().numpy(), b.detach().cpu().flatten().numpy()))
 
 
 def gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from scatgen.storage.artefacts import atomic_write_bytes  # noqa: E402
 
@@ -117,10 +118,10 @@ def spectrograms(signals: dict, rate: int, path: str | Path, title: str = "", wi
     fig, axes = plt.subplots(1, len(signals), figsize=(3.3 * len(signals), 3.2), sharey=True)
     hop = window // 4
     for ax, (name, x) in zip(np.atleast_1d(axes), signals.items()):
-        y = as_numpy(x).flatten()
-        frames = np.lib.stride_tricks.sliding_window_view(y, window)[::hop] * np.hanning(window)
-        power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-        db = 10 * np.log10(power.T + 1e-12)
+        y = torch.as_tensor(as_numpy(x).flatten())
+        spec = torch.stft(y, window, hop, window=torch.hann_window(window, periodic=False, dtype=y.dtype), center=False,
+                          return_complex=True)  # (frequencies, frames)
+        db = 10 * np.log10(spec.abs().square().numpy() + 1e-12)
         ax.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=db.max() - 80, vmax=db.max(),
                   extent=(0, len(y) / rate, 0, rate / 2 / 1000))
         ax.set_title(name, fontsize=9)
