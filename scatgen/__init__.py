@@ -11,7 +11,8 @@ The package follows the pipeline, and imports only downwards (``tests/test_layou
 - ``metrics``: reconstruction, feature-space distances, mode coverage, memorisation.
 - ``studies``: the study of a trained model as named parts, the report across models.
 - ``synthesis``: maximum-entropy texture synthesis from one example.
-- on top: ``config``, ``cli``, ``training``, ``pipeline`` (``train.py``), ``evaluate``, ``compare``.
+- on top: ``config``, ``cli``, ``training``, ``factory`` (config -> objects), ``pipeline`` (``train.py``),
+  ``evaluate``, ``compare``.
 """
 
 __version__ = "0.2.0"

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from scatgen.devices import resolve_device
 from scatgen.errors import UserError
-from scatgen.pipeline import build, code_cache
+from scatgen.factory import build, code_cache
 from scatgen.storage.artefacts import write_json
 from scatgen.storage.checkpoints import BadCheckpoint, read_checkpoint
 from scatgen.studies.study import StudySettings, precision_context, run_study, summary_markdown

@@ -11,21 +11,19 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 from pathlib import Path
 
 import lightning as L
 import torch
-from hydra.utils import get_class, instantiate
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.syntax import Syntax
 
-from scatgen.config import model_uses_codes, validate
-from scatgen.devices import resolve_device
-from scatgen.encoders.code_cache import CodeCache
+from scatgen.config import validate
+from scatgen.factory import build, code_cache
 from scatgen.storage.artefacts import write_json
 from scatgen.studies.context import precision_context
 from scatgen.studies.study import TRAINING_PARTS, StudySettings, run_study
@@ -40,38 +38,6 @@ def print_config(cfg: DictConfig, out_dir: Path) -> None:
     text = OmegaConf.to_yaml(cfg, resolve=True)
     Console(stderr=True).print(Syntax(text, "yaml", theme="ansi_dark", background_color="default"))
     (out_dir / "config_tree.yaml").write_text(text)
-
-
-def settings_for_target(node: DictConfig) -> DictConfig:
-    """Resolve ``node`` and drop the keys its ``_target_`` does not take: data-level settings such as
-    ``data.root`` or ``data.image_size`` exist for interpolation into ``data.source`` (and the encoder
-    and generator), so that users type ``data.image_size=128``."""
-    params = inspect.signature(get_class(node._target_)).parameters
-    resolved = OmegaConf.to_container(node, resolve=True)
-    return OmegaConf.create({k: v for k, v in resolved.items() if k.startswith("_") or k in params})
-
-
-def build(cfg: DictConfig):
-    """``(datamodule, model)`` from the config; a model that trains on codes gets the encoder
-    ``S_J`` and an (unfitted) whitening ``L``."""
-    datamodule = instantiate(settings_for_target(cfg.data))
-    if model_uses_codes(cfg):
-        encoder = instantiate(cfg.encoder)
-        whitening = instantiate(cfg.whitening, code_shape=encoder.code_shape)
-        model = instantiate(cfg.model, encoder=encoder, whitening=whitening)
-    else:
-        model = instantiate(cfg.model)
-    return datamodule, model
-
-
-def encode_device(cfg: DictConfig) -> torch.device:
-    """Where the code cache is encoded: ``data.encode_device``, or the trainer's accelerator."""
-    return resolve_device(cfg.data.get("encode_device"), OmegaConf.select(cfg, "trainer.accelerator"))
-
-
-def code_cache(cfg: DictConfig, datamodule, model) -> CodeCache:
-    return CodeCache(cfg.data.cache_dir, datamodule.source, model.encoder, model.whitening.config(),
-                     cfg.data.code_dtype, cfg.data.encode_batch_size, encode_device(cfg))
 
 
 def encode(cfg: DictConfig, datamodule, model) -> None:

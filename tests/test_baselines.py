@@ -7,7 +7,8 @@ from conftest import compose_cfg
 from scatgen.models.generator import Generator
 from scatgen.models.inversion import invert_latents
 from scatgen.metrics.reconstruction import reconstruction_scores
-from scatgen.pipeline import build, encode, train
+from scatgen.factory import build
+from scatgen.pipeline import encode, train
 
 FAST_GAN = ["model.inversion.steps=5", "model.inversion.restarts=1", "model.val_inversion_images=8"]
 

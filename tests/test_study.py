@@ -103,7 +103,7 @@ def test_a_loaded_model_encodes_new_images_without_a_data_module(trained):
     checkpoint (``encode`` then fails: not fitted)."""
     from scatgen.data.datasets import images_to_tensor
     from scatgen.evaluate import load_model
-    from scatgen.pipeline import code_cache, build
+    from scatgen.factory import build, code_cache
 
     cfg, datamodule, model = load_model(trained / "checkpoints/last.ckpt", with_data=False)
     assert datamodule is None

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, run_script
+from conftest import run_script
 from scatgen.errors import UserError
 from scatgen.synthesis import anchors
 from scatgen.synthesis.report import compare, three

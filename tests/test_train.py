@@ -9,7 +9,8 @@ from hydra.utils import instantiate
 from conftest import ROOT, compose_cfg
 from scatgen.config import ConfigError, check_group_choices, validate
 from scatgen.metrics.reconstruction import reconstruction_scores
-from scatgen.pipeline import build, encode, train
+from scatgen.factory import build
+from scatgen.pipeline import encode, train
 
 GROUPS = {
     "data": ["polygons"], "encoder": ["scattering"], "whitening": ["pca"], "model": ["inverse_scattering"],
