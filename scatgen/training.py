@@ -57,7 +57,7 @@ class ReconstructionGrids(L.Callback):
                 self._batches[split] = trainer.datamodule.fixed_batch(split, self.n_images)
             batch = [t.to(pl_module.device) for t in self._batches[split]]
             x_hat = pl_module.reconstruct(batch)
-            path = save_png(side_by_side(pl_module.images_of(batch), x_hat), out / f"recon_{split}_epoch{trainer.current_epoch:03d}.png")
+            path = save_png(side_by_side(pl_module.batch_images(batch), x_hat), out / f"recon_{split}_epoch{trainer.current_epoch:03d}.png")
             log_images(trainer, f"reconstructions/{split}", path, f"epoch {trainer.current_epoch}: inputs above reconstructions")
         pl_module.train(was_training)
 

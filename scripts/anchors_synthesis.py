@@ -11,9 +11,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 from scatgen.cli import exit_on_user_error  # noqa: E402
-from scatgen.synthesis.report import LABELS, Settings, synthesis_report  # noqa: E402
-from scatgen.synthesis.run import check_synthesis_config  # noqa: E402
-from scatgen.synthesis.textures import BUILTIN  # noqa: E402
+from scatgen.synthesis.images.report import LABELS, Settings, synthesis_report  # noqa: E402
+from scatgen.synthesis.images.run import check_synthesis_config  # noqa: E402
+from scatgen.synthesis.images.textures import BUILTIN  # noqa: E402
 
 
 @exit_on_user_error

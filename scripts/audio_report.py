@@ -9,7 +9,7 @@ from pathlib import Path
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 from scatgen.config import project_root  # noqa: E402
-from scatgen.synthesis.audio_report import SOUNDS, audio_report  # noqa: E402
+from scatgen.synthesis.sounds.report import SOUNDS, audio_report  # noqa: E402
 
 if __name__ == "__main__":
     root = Path(project_root())

@@ -8,7 +8,7 @@ computed with kymatio's Scattering1D, in loss+gradient evaluations per second.
 
 The anchors (``--anchors``, needs ``.[anchors]``): seconds per loss+gradient evaluation and per
 sample at the side-by-side report's budget, for scatgen's three models and the two anchors, each
-run by its own synthesis loop (scatgen/synthesis/report.py) on one texture.
+run by its own synthesis loop (scatgen/synthesis/images/report.py) on one texture.
 
 python scripts/bench_synthesis.py [--size 256] [--J 5] [--iterations 10] [--device cuda] [--audio-only] [--anchors]
 """
@@ -23,10 +23,10 @@ import torch
 
 from scatgen.encoders.kymatio_compat import kymatio_scattering1d
 from scatgen.synthesis.microcanonical import MomentLoss, synthesize
-from scatgen.synthesis.moments import moment_model
-from scatgen.synthesis.moments1d import moment_model_1d
-from scatgen.synthesis.sounds import make_sound
-from scatgen.synthesis.textures import load_texture
+from scatgen.synthesis.images.moments import moment_model
+from scatgen.synthesis.sounds.moments import moment_model_1d
+from scatgen.synthesis.sounds.textures import make_sound
+from scatgen.synthesis.images.textures import load_texture
 
 
 class KymatioScattering1DMoments(torch.nn.Module):
@@ -78,7 +78,7 @@ def evaluations_per_second(loss_fn, x0, repeats: int) -> float:
 
 def anchors(args) -> None:
     """Seconds per evaluation of every model of the side-by-side report, each in its own loop."""
-    from scatgen.synthesis.report import LABELS, Settings, synthesize_with
+    from scatgen.synthesis.images.report import LABELS, Settings, synthesize_with
 
     budget = Settings.evaluations
     s = Settings(size=args.size, J=args.J, n_samples=1, evaluations=10, device=args.device)

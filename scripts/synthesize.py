@@ -16,7 +16,7 @@ log = logging.getLogger("scatgen.synthesize")
 @hydra.main(version_base="1.3", config_path="../conf/synthesize", config_name="synthesize")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
-    from scatgen.synthesis.run import run_synthesis
+    from scatgen.synthesis.images.run import run_synthesis
 
     keys = ("size", "J", "L", "backend", "n_samples", "iterations", "restarts", "seed", "device")
     m = run_synthesis(str(cfg.texture), cfg.model, cfg.paths.output_dir, **{k: cfg[k] for k in keys})

@@ -17,7 +17,7 @@ log = logging.getLogger("scatgen.synthesize_audio")
 @hydra.main(version_base="1.3", config_path="../conf/synthesize_audio", config_name="synthesize_audio")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
-    from scatgen.synthesis.audio_run import run_audio_synthesis
+    from scatgen.synthesis.sounds.run import run_audio_synthesis
 
     keys = ("duration", "sample_rate", "J", "Q", "n_samples", "iterations", "restarts", "seed", "device")
     m = run_audio_synthesis(str(cfg.texture), cfg.model, cfg.paths.output_dir, **{k: cfg[k] for k in keys})

@@ -13,8 +13,8 @@ from scipy.io import wavfile
 
 from conftest import ROOT
 from scatgen.synthesis.microcanonical import phase_randomized, synthesize
-from scatgen.synthesis.moments1d import MODELS_1D, Scattering1DMoments, moment_model_1d
-from scatgen.synthesis.sounds import SOUNDS, make_sound, read_wav
+from scatgen.synthesis.sounds.moments import MODELS_1D, Scattering1DMoments, moment_model_1d
+from scatgen.synthesis.sounds.textures import SOUNDS, make_sound, read_wav
 
 RATE, SECONDS, J, Q = 8000, 0.5, 6, 4
 N = int(RATE * SECONDS)
@@ -133,7 +133,7 @@ def test_gaussian_descent_reaches_the_exact_spectrum_on_every_sound(name):
     sound at the report's settings (3 s at 16 kHz, 100 iterations).  Measured < 0.001 on each (AMD
     EPYC).  Planted bug it catches: the spectrum compared relatively (no ``amplitude_families``),
     as before: wind 2.47, harmonic_am 13.1."""
-    from scatgen.synthesis.audio_statistics import log_spectrum_error
+    from scatgen.synthesis.sounds.statistics import log_spectrum_error
 
     x = make_sound(name, 3.0, 16000)
     result = synthesize(moment_model_1d("gaussian", x.shape[-1]), x, iterations=100, restarts=1)
@@ -144,7 +144,7 @@ def test_log_spectrum_error_of_the_exact_answer_is_zero_below_float32_noise():
     """The phase-randomised example (float32) has the example's spectrum down to rounding.
     Planted bug it catches: bands 14 decades below the peak compared without the -120 dB floor
     (harmonic_am: 0.26 for the exact answer itself)."""
-    from scatgen.synthesis.audio_statistics import log_spectrum_error
+    from scatgen.synthesis.sounds.statistics import log_spectrum_error
 
     x = make_sound("harmonic_am", 3.0, 16000)
     assert log_spectrum_error(phase_randomized(x, 1, seed=0), x, 16000) < 0.01
@@ -154,7 +154,7 @@ def test_bicoherence_sees_aligned_clicks_not_noise():
     """Held out: bicoherence near 1 on a click train (every frame's phases add up), low on
     Gaussian noise with its spectrum.  Measured (3 s, 16 kHz): 0.95 and 0.08.  Planted bug it
     catches: the triple product without the conjugate (near 0 on both)."""
-    from scatgen.synthesis.audio_statistics import bicoherence, bicoherence_pairs
+    from scatgen.synthesis.sounds.statistics import bicoherence, bicoherence_pairs
 
     x = make_sound("clicks", 3.0, 16000).double().flatten().numpy()
     noise = phase_randomized(torch.from_numpy(x)[None, None], 1, seed=0).flatten().numpy()
@@ -168,7 +168,7 @@ def test_harmonic_connections_link_the_stated_ratios_once():
     the formula and none zero; ``[z]^k`` keeps |z| and multiplies the phase.  Planted bugs it
     catches: the ratio inverted (p / q: a band above, found for none), a pair linked twice
     (4:3 and 5:4 meet at Q=8), a phase harmonic that raises the modulus to the power k."""
-    from scatgen.synthesis.moments1d import PhaseHarmonic1DMoments, phase_harmonic
+    from scatgen.synthesis.sounds.moments import PhaseHarmonic1DMoments, phase_harmonic
 
     z = torch.polar(torch.tensor([2.0, 0.5], dtype=torch.float64), torch.tensor([0.3, -1.1], dtype=torch.float64))
     w = phase_harmonic(z, 3)

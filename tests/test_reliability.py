@@ -22,7 +22,7 @@ from scatgen.errors import UserError
 from scatgen.pipeline import train
 from scatgen.storage.artefacts import write_json
 from scatgen.storage.checkpoints import BadCheckpoint, read_checkpoint
-from scatgen.synthesis.textures import load_texture
+from scatgen.synthesis.images.textures import load_texture
 from scatgen.training import DivergenceError
 
 

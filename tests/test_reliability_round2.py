@@ -20,7 +20,7 @@ from scatgen import devices
 from scatgen.errors import ConfigError, UserError
 from scatgen.pipeline import train
 from scatgen.storage.checkpoints import BadCheckpoint, read_checkpoint, seal_status
-from scatgen.synthesis.audio_run import run_audio_synthesis
+from scatgen.synthesis.sounds.run import run_audio_synthesis
 
 
 

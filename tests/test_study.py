@@ -165,19 +165,19 @@ def test_the_answer_follows_the_numbers():
     """The report's answer paragraph says "shown" only where its number shows it.  Planted bugs it
     catches: a comparison turned round (mode dropping credited to the model with fewer forgotten
     modes), or quality judged by high-frequency energy alone (noisy GAN samples called sharp)."""
-    from scatgen.studies.report import answer
+    from scatgen.studies.report import findings
 
-    drops = answer(_fake_runs(gan={"per_mode/forgotten": 6, "per_mode/psnr_median": 26.0, "sample/precision": 0.4},
+    drops = findings(_fake_runs(gan={"per_mode/forgotten": 6, "per_mode/psnr_median": 26.0, "sample/precision": 0.4},
                               scattering={"resolution/high_frequency_ratio": 0.4}))
     assert "mode dropping, measured by reconstruction):* shown" in drops
     assert "keeps every image:* shown" in drops and "loses resolution:* shown" in drops
     assert "is still above the GAN's median" in drops  # 28 dB worst mode against the GAN's 26 dB median
     assert "image quality:* shown" in drops and "cannot show" not in drops
-    collapsed = answer(_fake_runs(gan={"per_mode/psnr_median": 12.0, "test/psnr": 11.0, "sample/precision": 0.01,
+    collapsed = findings(_fake_runs(gan={"per_mode/psnr_median": 12.0, "test/psnr": 11.0, "sample/precision": 0.01,
                                        "sample/high_frequency_ratio": 4.0},
                                   scattering={"per_mode/forgotten": 2, "resolution/high_frequency_ratio": 0.95}))
     assert "mode dropping, measured by reconstruction):* not shown" in collapsed and "cannot show" in collapsed
     assert "keeps every image:* not shown" in collapsed and "loses resolution:* not shown" in collapsed
-    strong_gan = answer(_fake_runs(gan={"per_mode/psnr_median": 31.0}, scattering={}))
+    strong_gan = findings(_fake_runs(gan={"per_mode/psnr_median": 31.0}, scattering={}))
     assert "below the other models' medians" in strong_gan and "still above" not in strong_gan
     assert "image quality:* not shown" in collapsed and "artefacts rather than detail" in collapsed

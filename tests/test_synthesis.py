@@ -9,9 +9,9 @@ import torch
 from conftest import ROOT
 from scatgen.encoders.fast_scattering import FastScattering2D
 from scatgen.synthesis.microcanonical import MomentLoss, phase_randomized, synthesize
-from scatgen.synthesis.moments import MODELS, moment_model
-from scatgen.synthesis.statistics import image_statistics, radial_log_spectrum
-from scatgen.synthesis.textures import BUILTIN, load_texture
+from scatgen.synthesis.images.moments import MODELS, moment_model
+from scatgen.synthesis.images.statistics import image_statistics, radial_log_spectrum
+from scatgen.synthesis.images.textures import BUILTIN, load_texture
 
 SIZE, J, L = 32, 3, 4
 
@@ -161,7 +161,7 @@ def test_report_findings_follow_the_numbers():
     """The synthesis report's sentences are drawn from its tables.  Planted bug it catches (it
     shipped once): "the Gaussian model reaches the exact answer" written whatever its spectrum
     error, e.g. after 2 iterations."""
-    from scatgen.synthesis.report import findings
+    from scatgen.synthesis.images.report import findings
 
     def row(spectrum, tv=0.1):
         return {"n_moments": 10, "seconds_per_sample": 1.0,

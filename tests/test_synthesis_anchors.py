@@ -9,8 +9,8 @@ import pytest
 
 from conftest import run_script
 from scatgen.errors import UserError
-from scatgen.synthesis import anchors
-from scatgen.synthesis.report import compare, three
+from scatgen.synthesis.images import anchors
+from scatgen.synthesis.images.report import compare, three
 
 
 def test_a_missing_anchor_is_one_line_naming_the_extra(monkeypatch):

@@ -57,21 +57,21 @@ def kth_neighbour_radius(x: torch.Tensor, k: int, chunk: int = 2048) -> torch.Te
     return torch.cat(radii)
 
 
-def _inside_counts(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
+def _inside_balls(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
     """``(len(points), len(centres))`` boolean: point j inside ball i (``d <= r_i``)."""
     return torch.cat([torch.cdist(points[i:i + chunk], centres) <= radii[None] for i in range(0, len(points), chunk)])
 
 
 def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> dict[str, float]:
     real, fake = real.double(), fake.double()
-    precision = _inside_counts(fake, real, kth_neighbour_radius(real, k)).any(1).double().mean()
-    recall = _inside_counts(real, fake, kth_neighbour_radius(fake, k)).any(1).double().mean()
+    precision = _inside_balls(fake, real, kth_neighbour_radius(real, k)).any(1).double().mean()
+    recall = _inside_balls(real, fake, kth_neighbour_radius(fake, k)).any(1).double().mean()
     return {"precision": float(precision), "recall": float(recall)}
 
 
 def density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 5) -> dict[str, float]:
     real, fake = real.double(), fake.double()
-    inside = _inside_counts(fake, real, kth_neighbour_radius(real, k))  # (M fake, N real)
+    inside = _inside_balls(fake, real, kth_neighbour_radius(real, k))  # (M fake, N real)
     density = inside.sum().double() / (k * len(fake))
     coverage = inside.any(0).double().mean()
     return {"density": float(density), "coverage": float(coverage)}

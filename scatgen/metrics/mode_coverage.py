@@ -162,7 +162,7 @@ def mode_histogram(probs: torch.Tensor) -> torch.Tensor:
     return torch.bincount(probs.argmax(1), minlength=probs.shape[1]).double()
 
 
-def _kl2(p: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+def _kl_bits(p: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     """KL(p || m) in bits with 0 log 0 = 0."""
     keep = p > 0
     return (p[keep] * (p[keep] / m[keep]).log2()).sum()
@@ -181,6 +181,6 @@ def mode_coverage(fake_probs: torch.Tensor, real_probs: torch.Tensor, min_count:
         "modes_covered": int((fake_hist >= min_count).sum()),
         "modes_covered_good": int((good_hist >= min_count).sum()),
         "kl": float((p_s * (p_s / q_s).log()).sum()),
-        "jsd": float(0.5 * _kl2(p, m) + 0.5 * _kl2(q, m)),
+        "jsd": float(0.5 * _kl_bits(p, m) + 0.5 * _kl_bits(q, m)),
         "good_fraction": float(good.double().mean()),
     }

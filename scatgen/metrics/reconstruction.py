@@ -81,7 +81,7 @@ def reconstruction_scores(model, loader, desc: str = "reconstruct", precision=co
                                             "reconstructions")}
     for batch in tqdm(loader, desc=desc, unit="batch", leave=False):
         batch = [t.to(model.device) for t in batch]
-        x = to_unit(model.images_of(batch).float())
+        x = to_unit(model.batch_images(batch).float())
         with precision():
             z = model.latents(batch)
             x_hat = model.generator(z)

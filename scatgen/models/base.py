@@ -40,7 +40,7 @@ class GenerativeModel(L.LightningModule):
 
     # -- shared ------------------------------------------------------------------------------
     @staticmethod
-    def images_of(batch) -> torch.Tensor:
+    def batch_images(batch) -> torch.Tensor:
         return batch[-1]
 
     @torch.no_grad()
@@ -63,7 +63,7 @@ class GenerativeModel(L.LightningModule):
         return torch.cat(out).clamp(-1, 1)
 
     def validation_step(self, batch, batch_idx):
-        x = self.images_of(batch)
+        x = self.batch_images(batch)
         x_hat = self.reconstruct(batch)
         for name, value in self.validation_loss(batch, x_hat).items():
             self.log(f"val/{name}", value, on_epoch=True, sync_dist=True)

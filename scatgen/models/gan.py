@@ -86,7 +86,7 @@ class GAN(GenerativeModel):
 
     def training_step(self, batch, batch_idx):
         opt_d, opt_g = self.optimizers()
-        x = self.images_of(batch)
+        x = self.batch_images(batch)
         z = torch.randn(x.shape[0], self.latent_dim, device=x.device)
         fake = self.trained_generator(z)
         loss_d = self.d_loss(self.discriminator(self.augment(x)).float(),
@@ -103,7 +103,7 @@ class GAN(GenerativeModel):
 
     def latents(self, batch) -> torch.Tensor:
         """Latent inversion (runs under the caller's autocast, if any)."""
-        return invert_latents(self.generator, self.images_of(batch), **self.inversion)
+        return invert_latents(self.generator, self.batch_images(batch), **self.inversion)
 
     def validation_step(self, batch, batch_idx):
         # inversion is costly: PSNR/SSIM on the first val_inversion_images of the first batch only

@@ -52,4 +52,4 @@ class InverseScattering(GenerativeModel):
         return loss
 
     def validation_loss(self, batch, x_hat):
-        return {"loss": self.loss_fn(x_hat, self.images_of(batch))}
+        return {"loss": self.loss_fn(x_hat, self.batch_images(batch))}

@@ -38,7 +38,7 @@ class VAE(GenerativeModel):
         return mu, logvar.clamp(-30, 20)
 
     def latents(self, batch) -> torch.Tensor:
-        return self.posterior(self.images_of(batch))[0]
+        return self.posterior(self.batch_images(batch))[0]
 
     def losses(self, x: torch.Tensor, x_hat: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> dict:
         rec = self.rec(x_hat.float(), x).flatten(1).sum(1).mean()
@@ -46,7 +46,7 @@ class VAE(GenerativeModel):
         return {"loss": rec + self.beta * kl, "rec": rec, "kl": kl}
 
     def training_step(self, batch, batch_idx):
-        x = self.images_of(batch)
+        x = self.batch_images(batch)
         mu, logvar = self.posterior(x)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
         out = self.losses(x, self.generator(z), mu, logvar)
@@ -54,6 +54,6 @@ class VAE(GenerativeModel):
         return out["loss"]
 
     def validation_loss(self, batch, x_hat):
-        x = self.images_of(batch)
+        x = self.batch_images(batch)
         mu, logvar = self.posterior(x)
         return self.losses(x, x_hat, mu, logvar)

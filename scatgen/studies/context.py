@@ -95,6 +95,12 @@ class StudyContext:
     def source(self):
         return self.datamodule.source
 
+    def cached(self, key: str, build):
+        """``build()`` once per study, shared by every part that asks for ``key``."""
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
     @property
     def device(self) -> torch.device:
         return self.model.device

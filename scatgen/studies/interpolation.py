@@ -51,7 +51,7 @@ def interpolation(ctx: StudyContext) -> None:
     batch = [t.to(ctx.device) for t in ctx.datamodule.fixed_batch("test", 2 * s.n_pairs)]
     pairs = len(batch[0]) // 2
     batch = [t[: 2 * pairs] for t in batch]
-    x = model.images_of(batch).float()
+    x = model.batch_images(batch).float()
     was_training = model.training
     model.eval()
     with ctx.precision():

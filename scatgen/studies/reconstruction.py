@@ -30,7 +30,7 @@ def reconstruction(ctx: StudyContext) -> None:
         batch = [t.to(ctx.device) for t in ctx.datamodule.fixed_batch(split, 16)]
         with ctx.precision():
             x_hat = ctx.model.reconstruct(batch).float()
-        save_png(side_by_side(ctx.model.images_of(batch).float(), x_hat), ctx.figure(ctx.out_dir / f"reconstructions_{split}.png"))
+        save_png(side_by_side(ctx.model.batch_images(batch).float(), x_hat), ctx.figure(ctx.out_dir / f"reconstructions_{split}.png"))
 
 
 def per_mode(ctx: StudyContext) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from scatgen.storage.artefacts import write_json
-from scatgen.studies.study import SUMMARY_ROWS, fmt
+from scatgen.studies.study import SUMMARY_ROWS, format_value
 from scatgen.viz import plots
 
 MODEL_ORDER = ("InverseScattering", "VAE", "GAN")
@@ -29,12 +29,12 @@ def load_evaluations(eval_dirs: list[Path]) -> dict[str, list[tuple[Path, dict]]
     return {m: sorted(by_model[m], key=lambda r: r[1].get("seed") or 0) for m in order}
 
 
-def values(runs, model: str, key: str) -> list[float]:
+def seed_values(runs, model: str, key: str) -> list[float]:
     return [m[key] for _, m in runs[model] if m.get(key) is not None]
 
 
 def mean(runs, model: str, key: str) -> float | None:
-    v = values(runs, model, key)
+    v = seed_values(runs, model, key)
     return float(np.mean(v)) if v else None
 
 
@@ -43,8 +43,8 @@ def mean_spread(vals: list[float]) -> str:
     if not vals:
         return "-"
     if len(vals) == 1:
-        return fmt(vals[0])
-    return f"{fmt(float(np.mean(vals)))} ± {fmt(float(np.std(vals, ddof=1)))}"
+        return format_value(vals[0])
+    return f"{format_value(float(np.mean(vals)))} ± {format_value(float(np.std(vals, ddof=1)))}"
 
 
 def metric_table(runs) -> list[str]:
@@ -55,13 +55,13 @@ def metric_table(runs) -> list[str]:
     for name, key in SUMMARY_ROWS:
         if not any(key in m for rs in runs.values() for _, m in rs):
             continue
-        cells = [mean_spread(values(runs, model, key)) for model in models]
+        cells = [mean_spread(seed_values(runs, model, key)) for model in models]
         ref = [m.get(key.replace("sample/", "data/")) for rs in runs.values() for _, m in rs] \
             if key.startswith("sample/") else []
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {mean_spread(ref[:1]) if ref else '-'} |")
     if "crossfade/jump" in first:
         lines.append("| pixel cross-fade: jump / path ratio | " + " | ".join(
-            f"{fmt(rs[0][1]['crossfade/jump'])} / {fmt(rs[0][1]['crossfade/path_ratio'])}" for rs in runs.values()) + " | - |")
+            f"{format_value(rs[0][1]['crossfade/jump'])} / {format_value(rs[0][1]['crossfade/path_ratio'])}" for rs in runs.values()) + " | - |")
     return lines
 
 
@@ -70,7 +70,7 @@ def per_mode_table(runs) -> list[str]:
             ("test PSNR, best mode (dB)", "per_mode/psnr_max"), ("forgotten modes (of 48)", "per_mode/forgotten"),
             ("test SSIM, worst mode", "per_mode/ssim_min"), ("test images of the rarest mode", "per_mode/min_images")]
     lines = ["| per mode (reconstruction) | " + " | ".join(runs) + " |", "|---|" + "---|" * len(runs)]
-    lines += [f"| {name} | " + " | ".join(mean_spread(values(runs, m, key)) for m in runs) + " |" for name, key in rows]
+    lines += [f"| {name} | " + " | ".join(mean_spread(seed_values(runs, m, key)) for m in runs) + " |" for name, key in rows]
     return lines
 
 
@@ -79,7 +79,7 @@ def resolution_table(runs) -> list[str]:
             ("PSNR on edge pixels (dB)", "resolution/psnr_edges"), ("PSNR on flat pixels (dB)", "resolution/psnr_flat"),
             ("high-frequency energy of samples / test images", "sample/high_frequency_ratio")]
     lines = ["| resolution | " + " | ".join(runs) + " |", "|---|" + "---|" * len(runs)]
-    lines += [f"| {name} | " + " | ".join(mean_spread(values(runs, m, key)) for m in runs) + " |" for name, key in rows]
+    lines += [f"| {name} | " + " | ".join(mean_spread(seed_values(runs, m, key)) for m in runs) + " |" for name, key in rows]
     return lines
 
 
@@ -91,12 +91,12 @@ def sampler_table(runs) -> list[str]:
              "|---|---|---|---|---|---|---|---|---|"]
     for model in runs:
         for s in samplers:
-            lines.append(f"| {model} | {s} | " + " | ".join(mean_spread(values(runs, model, f"sampler/{s}/{k}"))
+            lines.append(f"| {model} | {s} | " + " | ".join(mean_spread(seed_values(runs, model, f"sampler/{s}/{k}"))
                                                           for k in SAMPLER_COLUMNS) + " |")
     return lines
 
 
-def answer(runs) -> str:
+def findings(runs) -> str:
     """The one-paragraph answer, every claim tied to a number of the tables, or "not shown"."""
     have = [m for m in ("InverseScattering", "GAN") if m in runs]
     if len(have) < 2 or mean(runs, "GAN", "per_mode/forgotten") is None:
@@ -111,46 +111,46 @@ def answer(runs) -> str:
     sample_hf = {m: mean(runs, m, "sample/high_frequency_ratio") for m in runs}
     n_seeds = min(len(rs) for rs in runs.values())
     parts = []
-    gan_psnr = values(runs, "GAN", "test/psnr")
+    gan_psnr = seed_values(runs, "GAN", "test/psnr")
     gan_fails = median["GAN"] < median["InverseScattering"] - 10  # every mode far below: nothing to forget relative to
     gan_drops = forgot["GAN"] >= 1 and forgot["GAN"] > forgot["InverseScattering"] + 0.5
     parts.append(
         "*GANs forget images (mode dropping, measured by reconstruction):* "
         + ("shown: " if gan_drops else "not shown: ")
         + f"the GAN has {forgot['GAN']:.1f} forgotten mode(s) of 48 on average (test PSNR more than 3 dB below its median mode; "
-        f"worst mode {fmt(worst['GAN'])} dB against a median of {fmt(median['GAN'])} dB), the inverse-scattering "
-        f"generator {forgot['InverseScattering']:.1f} (worst {fmt(worst['InverseScattering'])} dB, median "
-        f"{fmt(median['InverseScattering'])} dB)" + (f", the VAE {forgot['VAE']:.1f}" if "VAE" in forgot else "") + "."
+        f"worst mode {format_value(worst['GAN'])} dB against a median of {format_value(median['GAN'])} dB), the inverse-scattering "
+        f"generator {forgot['InverseScattering']:.1f} (worst {format_value(worst['InverseScattering'])} dB, median "
+        f"{format_value(median['InverseScattering'])} dB)" + (f", the VAE {forgot['VAE']:.1f}" if "VAE" in forgot else "") + "."
         + (f" At this budget the GAN reconstructs every mode poorly (test PSNR by seed: "
-           f"{', '.join(fmt(v) for v in gan_psnr)} dB), so forgetting relative to its own median cannot show."
+           f"{', '.join(format_value(v) for v in gan_psnr)} dB), so forgetting relative to its own median cannot show."
            if gan_fails else ""))
     covered = {m: mean(runs, m, "modes/modes_covered") for m in runs}
-    parts.append(f"By sampling z ~ N(0, Id), GAN samples fall in {fmt(covered['GAN'])} of 48 modes against "
-                 f"{fmt(covered['InverseScattering'])} for inverse scattering, but the mode classifier is confident on "
+    parts.append(f"By sampling z ~ N(0, Id), GAN samples fall in {format_value(covered['GAN'])} of 48 modes against "
+                 f"{format_value(covered['InverseScattering'])} for inverse scattering, but the mode classifier is confident on "
                  f"few samples of either (table below), so this counts where blobs are filed, not modes kept.")
     is_keeps = forgot["InverseScattering"] < 1
     above = [f"the {m}'s median" for m in ("VAE", "GAN")
              if median.get(m) is not None and worst["InverseScattering"] > median[m]]
     parts.append("*The inverse-scattering generator keeps every image:* " + ("shown" if is_keeps else "not shown") +
                  f" ({forgot['InverseScattering']:.1f} forgotten modes on average over {n_seeds} seed(s); its worst "
-                 f"mode, {fmt(worst['InverseScattering'])} dB, is "
+                 f"mode, {format_value(worst['InverseScattering'])} dB, is "
                  + (f"still above {above[0]}" if above else "below the other models' medians") + ").")
     loses = hf["InverseScattering"] is not None and hf["InverseScattering"] < 0.8 and \
         edge["InverseScattering"] < flat["InverseScattering"] - 3
     parts.append(
         "*...but loses resolution:* " + ("shown" if loses else "not shown") +
-        f": its reconstructions keep {fmt(hf['InverseScattering'])} of the high-frequency energy of the test images "
-        f"(above half the Nyquist frequency), and score {fmt(edge['InverseScattering'])} dB on edge pixels against "
-        f"{fmt(flat['InverseScattering'])} dB on flat ones (GAN: {fmt(hf['GAN'])}, {fmt(edge['GAN'])} / "
-        f"{fmt(flat['GAN'])} dB).")
+        f": its reconstructions keep {format_value(hf['InverseScattering'])} of the high-frequency energy of the test images "
+        f"(above half the Nyquist frequency), and score {format_value(edge['InverseScattering'])} dB on edge pixels against "
+        f"{format_value(flat['InverseScattering'])} dB on flat ones (GAN: {format_value(hf['GAN'])}, {format_value(edge['GAN'])} / "
+        f"{format_value(flat['GAN'])} dB).")
     precision = {m: mean(runs, m, "sample/precision") for m in runs}
     better = precision["GAN"] is not None and precision["InverseScattering"] is not None and \
         precision["GAN"] > precision["InverseScattering"]
     parts.append("*GANs keep image quality:* " + ("shown" if better else "not shown") +
                  f": the precision of GAN samples (the share that lands on the real images' manifold) is "
-                 f"{fmt(precision['GAN'])} against {fmt(precision['InverseScattering'])} for inverse scattering; GAN "
-                 f"samples carry {fmt(sample_hf['GAN'])} times the test images' high-frequency energy (inverse "
-                 f"scattering {fmt(sample_hf['InverseScattering'])})"
+                 f"{format_value(precision['GAN'])} against {format_value(precision['InverseScattering'])} for inverse scattering; GAN "
+                 f"samples carry {format_value(sample_hf['GAN'])} times the test images' high-frequency energy (inverse "
+                 f"scattering {format_value(sample_hf['InverseScattering'])})"
                  + (", which is artefacts rather than detail at that precision." if sample_hf["GAN"] > 1.5 and not better
                     else "."))
     return "**Answer.** " + " ".join(parts)
@@ -163,7 +163,7 @@ def write_report(eval_dirs: list[Path], out_dir: Path, header: list[str] | None 
     seeds = {model: [m.get("seed") for _, m in rs] for model, rs in runs.items()}
     any_run = next(iter(runs.values()))[0][1]
     epochs = {model: sorted({m.get("epochs") for _, m in rs}, key=str) for model, rs in runs.items()}
-    lines = ["# Study: inverse scattering vs VAE vs GAN", "", answer(runs), ""] + (header or [])
+    lines = ["# Study: inverse scattering vs VAE vs GAN", "", findings(runs), ""] + (header or [])
     lines += ["Runs per model (seeds): " + ", ".join(f"{k} {v}" for k, v in seeds.items()) +
               "; epochs: " + ", ".join(f"{k} {v}" for k, v in epochs.items()) +
               f"; {any_run.get('n_samples')} samples per model and prior against {any_run.get('n_real_test')} real "

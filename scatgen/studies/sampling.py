@@ -59,15 +59,17 @@ def _classifier(ctx: StudyContext):
     """The mode classifier and real-test predictions, or ``None`` for data without modes."""
     if not ctx.source.n_modes:
         return None
-    if "classifier" not in ctx._cache:
+
+    def build():
         s = ctx.settings
         classifier, acc, origin = load_or_train_classifier(ctx.source, s.cache_dir, steps=s.classifier_steps,
                                                            min_accuracy=s.min_classifier_accuracy, device=ctx.device,
                                                            shipped=s.shipped_classifier)
         ctx.metrics["classifier/test_accuracy"] = acc
         ctx.metrics["classifier/source"] = origin
-        ctx._cache["classifier"] = (classifier, predict(classifier, ctx.images("test")))
-    return ctx._cache["classifier"]
+        return classifier, predict(classifier, ctx.images("test"))
+
+    return ctx.cached("classifier", build)
 
 
 def modes(ctx: StudyContext) -> None:

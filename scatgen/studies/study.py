@@ -66,7 +66,7 @@ SUMMARY_ROWS = [
 ]
 
 
-def fmt(value) -> str:
+def format_value(value) -> str:
     if value is None:
         return "-"
     if isinstance(value, int):
@@ -74,10 +74,10 @@ def fmt(value) -> str:
     return f"{value:.4g}" if abs(value) < 1e-2 else f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
 
 
-def cell(m: dict, key: str) -> str:
+def summary_cell(m: dict, key: str) -> str:
     if key == "per_mode/psnr_median" and key in m:
-        return f"{fmt(m['per_mode/psnr_min'])} / {fmt(m[key])} / {fmt(m['per_mode/psnr_max'])}"
-    return fmt(m.get(key))
+        return f"{format_value(m['per_mode/psnr_min'])} / {format_value(m[key])} / {format_value(m['per_mode/psnr_max'])}"
+    return format_value(m.get(key))
 
 
 def summary_markdown(m: dict) -> str:
@@ -85,12 +85,12 @@ def summary_markdown(m: dict) -> str:
     for name, key in SUMMARY_ROWS:
         if key in m:
             ref = m.get(key.replace("sample/", "data/")) if key.startswith("sample/") else None
-            lines.append(f"| {name} | {cell(m, key)} | {fmt(ref)} |")
+            lines.append(f"| {name} | {summary_cell(m, key)} | {format_value(ref)} |")
     if m.get("samplers"):
         lines += ["", "| sampler | confident | modes covered | precision | recall | density | coverage | FID |",
                   "|---|---|---|---|---|---|---|---|"]
         for name in m["samplers"]:
-            lines.append(f"| {name} | " + " | ".join(fmt(m.get(f"sampler/{name}/{k}")) for k in (
+            lines.append(f"| {name} | " + " | ".join(format_value(m.get(f"sampler/{name}/{k}")) for k in (
                 "confident", "modes_covered", "precision", "recall", "density", "coverage", "fid")) + " |")
     lines += ["", f"{m.get('n_samples')} samples against {m.get('n_real_test')} real test images; "
               f"modes counted when predicted >= {m.get('modes/min_count', '-')} times.", ""]
@@ -98,4 +98,4 @@ def summary_markdown(m: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["PARTS", "TRAINING_PARTS", "StudySettings", "run_study", "summary_markdown", "precision_context", "fmt"]
+__all__ = ["PARTS", "TRAINING_PARTS", "StudySettings", "run_study", "summary_markdown", "precision_context", "format_value"]

@@ -1,5 +1,4 @@
-"""Maximum-entropy (microcanonical) synthesis from one example, images and sounds, on one solver
-(``microcanonical``).  Images: moment models (``moments``), examples (``textures``), judging
-statistics (``statistics``), one run (``run``), the published anchors (``anchors``: plenoptic,
-pywph) and the side-by-side report (``report``).  Sounds: ``moments1d``, ``sounds``,
-``audio_statistics``, ``audio_run``, ``audio_report``."""
+"""Maximum-entropy (microcanonical) synthesis from one example, on one solver
+(``microcanonical``: white noise -> L-BFGS until the moments match), for two products:
+``images`` (textures) and ``sounds`` (audio textures), each with its moment models, examples,
+judging statistics, runs and report."""

@@ -22,11 +22,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from scatgen.storage.artefacts import write_json  # noqa: E402
-from scatgen.synthesis import anchors  # noqa: E402
+from scatgen.synthesis.images import anchors  # noqa: E402
 from scatgen.synthesis.microcanonical import Synthesis, phase_randomized, synthesize  # noqa: E402
-from scatgen.synthesis.moments import MODELS, moment_model  # noqa: E402
-from scatgen.synthesis.statistics import image_statistics, moment_errors  # noqa: E402
-from scatgen.synthesis.textures import load_texture  # noqa: E402
+from scatgen.synthesis.images.moments import MODELS, moment_model  # noqa: E402
+from scatgen.synthesis.images.statistics import image_statistics, moment_errors  # noqa: E402
+from scatgen.synthesis.images.textures import load_texture  # noqa: E402
 from scatgen.viz import plots  # noqa: E402
 
 LABELS = {"gaussian": "gaussian", "scattering": "scattering", "phase_harmonic": "phase harmonic",
@@ -143,7 +143,7 @@ def table(results: dict[str, dict], models: list[str], judges: list[str]) -> lis
     head = "| | " + " | ".join(LABELS.get(m, "phase-randomised (exact Gaussian)") for m in columns) + " |"
     lines = [head, "|---" * (len(columns) + 1) + "|"]
 
-    def cell(m: str, key: str) -> str:
+    def table_cell(m: str, key: str) -> str:
         r = results[m]
         if key in ("n_moments", "evaluations", "iterations", "seconds_per_sample", "final_loss"):
             return three(r[key]) if key in r else "-"
@@ -158,7 +158,7 @@ def table(results: dict[str, dict], models: list[str], judges: list[str]) -> lis
     rows += [("log radial spectrum error (RMS)", "spectrum_error")] + list(HELD_OUT)
     rows += [("wall time per sample (s)", "seconds_per_sample")]
     for name, key in rows:
-        lines.append(f"| {name} | " + " | ".join(cell(m, key) for m in columns) + " |")
+        lines.append(f"| {name} | " + " | ".join(table_cell(m, key) for m in columns) + " |")
     return lines
 
 

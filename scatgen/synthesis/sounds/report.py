@@ -1,5 +1,5 @@
 """``docs/audio.md``: every built-in sound synthesised by the three moment models, with tables,
-spectrogram figures and the WAV files (committed beside it), and the answers the numbers give:
+spectrogram figures and the WAV files (committed beside it), and the findings the numbers give:
 where the Gaussian model fails, whether scattering fixes it, whether phase harmonics fix the
 misalignments scattering leaves (clicks, harmonic AM)."""
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from scatgen.synthesis.audio_run import run_audio_synthesis
-from scatgen.synthesis.moments1d import MODELS_1D
-from scatgen.synthesis.sounds import SOUNDS, read_wav
+from scatgen.synthesis.sounds.run import run_audio_synthesis
+from scatgen.synthesis.sounds.moments import MODELS_1D
+from scatgen.synthesis.sounds.textures import SOUNDS, read_wav
 from scatgen.viz import plots
 
 ROWS = [("moments", "n_moments", "{:d}"), ("final loss", "final_loss", "{:.2g}"),
@@ -44,7 +44,7 @@ def held_out_score(m: dict) -> float:
     return float(np.mean([m[k] for k in HELD_OUT]))
 
 
-def answers(results: dict[str, dict[str, dict]]) -> list[str]:
+def findings(results: dict[str, dict[str, dict]]) -> list[str]:
     """Sentences drawn from the tables; "not shown" where the numbers do not support a claim."""
     lines = []
     g = {t: held_out_score(r["gaussian"]) for t, r in results.items()}
@@ -136,12 +136,12 @@ def audio_report(textures: list[str], out_dir: Path, runs_dir: Path, **settings)
             "||Phi(x1)||), by the log power spectrum, and by statistics that no model fits (held out: subband envelope "
             "moments in a 30-band ERB filter bank, cross-band envelope correlations, the modulation spectrum, the "
             "onset rate, the bicoherence of the strongest partials); the exact Gaussian answer, the phase-randomised example, is in the last column. The example "
-            "sounds are procedural (scatgen/synthesis/sounds.py, fixed seeds): no recording is bundled.", "",
+            "sounds are procedural (scatgen/synthesis/sounds/textures.py, fixed seeds): no recording is bundled.", "",
             "Reproduce: `python scripts/audio_report.py` (writes this page, its figures and sounds).", "",
-            "## What the numbers say", ""] + answers(results) + [""]
+            "## What the numbers say", ""] + findings(results) + [""]
     path = out_dir / "audio.md"
     path.write_text("\n".join(head + sections) + "\n")
     return path
 
 
-__all__ = ["audio_report", "answers", "SOUNDS"]
+__all__ = ["audio_report", "findings", "SOUNDS"]

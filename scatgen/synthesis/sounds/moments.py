@@ -1,5 +1,5 @@
 """Moment models of a stationary sound ``x`` (``(B, 1, T)``, periodic in time), the 1-D
-counterparts of ``moments.py``.  Each returns ``{family: (B, n_family)}`` of real, free moments
+counterparts of ``images/moments.py``.  Each returns ``{family: (B, n_family)}`` of real, free moments
 (none identically zero, none a copy), time averages invariant to circular shifts; ``count``
 gives their number from the formula.
 

@@ -96,7 +96,7 @@ def _cov(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a * b.conj()).mean(dim=(-2, -1))
 
 
-def _real(z: torch.Tensor) -> torch.Tensor:
+def _real_parts(z: torch.Tensor) -> torch.Tensor:
     return torch.cat([z.real, z.imag], dim=-1) if z.is_complex() else z
 
 
@@ -134,14 +134,14 @@ class PhaseHarmonicMoments(nn.Module):
         out["modulus_cov"] = torch.cat(mod_same + mod_next, dim=1)
         out["phase_cov"] = torch.cat([_cov(w[:, j, t1], w[:, j, t2]).real for j in range(J)], dim=1)
         harmonic2 = w * w / m.clamp_min(1e-12).to(w.dtype)  # [z]^2 = |z| e^(2 i arg z)
-        out["scale_cov"] = _real(torch.cat(
+        out["scale_cov"] = _real_parts(torch.cat(
             [_cov(w[:, j, :, None], harmonic2[:, j + 1, None, :]).flatten(1) for j in range(J - 1)], dim=1))
         shifted = []
         for j in range(J):
             for dy, dx in SHIFTS:
                 shift = (dy * 2**j, dx * 2**j)
                 shifted += [_cov(m[:, j], m[:, j].roll(shift, dims=(-2, -1))),
-                            _real(_cov(w[:, j], w[:, j].roll(shift, dims=(-2, -1))))]
+                            _real_parts(_cov(w[:, j], w[:, j].roll(shift, dims=(-2, -1))))]
         out["spatial_cov"] = torch.cat(shifted, dim=1)
         return out
 

@@ -11,9 +11,9 @@ from scatgen.errors import ConfigError, check_integers
 from scatgen.storage.artefacts import write_json
 from scatgen.viz import plots
 from scatgen.synthesis.microcanonical import phase_randomized, synthesize
-from scatgen.synthesis.moments import MODELS, moment_model
-from scatgen.synthesis.statistics import image_statistics, moment_errors
-from scatgen.synthesis.textures import load_texture
+from scatgen.synthesis.images.moments import MODELS, moment_model
+from scatgen.synthesis.images.statistics import image_statistics, moment_errors
+from scatgen.synthesis.images.textures import load_texture
 from torchvision.utils import save_image
 
 

@@ -9,12 +9,12 @@ import torch
 
 from scatgen.errors import ConfigError, check_integers
 from scatgen.storage.artefacts import write_json
-from scatgen.synthesis.audio_statistics import heldout_errors, log_spectrum_error
+from scatgen.synthesis.sounds.statistics import heldout_errors, log_spectrum_error
 from scatgen.synthesis.microcanonical import phase_randomized, synthesize
-from scatgen.synthesis.moments1d import MODELS_1D, moment_model_1d
-from scatgen.synthesis.run import mean_metrics
-from scatgen.synthesis.sounds import load_sound, write_wav
-from scatgen.synthesis.statistics import moment_errors
+from scatgen.synthesis.sounds.moments import MODELS_1D, moment_model_1d
+from scatgen.synthesis.images.run import mean_metrics
+from scatgen.synthesis.sounds.textures import load_sound, write_wav
+from scatgen.synthesis.images.statistics import moment_errors
 from scatgen.viz import plots
 
 
