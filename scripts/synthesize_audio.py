@@ -14,7 +14,7 @@ from scatgen.config import CONF_DIR
 log = logging.getLogger("scatgen.synthesize_audio")
 
 
-@hydra.main(version_base="1.3", config_path="../conf/synthesize_audio", config_name="synthesize_audio")
+@hydra.main(version_base="1.3", config_path="../conf/synthesize", config_name="synthesize_audio")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     from scatgen.synthesis.sounds.run import run_audio_synthesis
@@ -27,5 +27,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    check_command_line("synthesize_audio", CONF_DIR / "synthesize_audio")
+    check_command_line("synthesize_audio", CONF_DIR / "synthesize")
     main()
