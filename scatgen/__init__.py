@@ -5,7 +5,8 @@ The package follows the pipeline, and imports only downwards (``tests/test_layou
 - ``storage``, ``errors``, ``devices``: atomic, verified artefacts; one-line errors; where work runs.
 - ``data``: data sets as prepared uint8 arrays (polygons, CelebA, LSUN, folders), the data module.
 - ``viz``: image grids and plots (PNG).
-- ``encoders``: the scattering ``S_J`` (fast and kymatio backends), the whitening ``L``, the code cache.
+- ``scattering``: the transform library, the scattering ``S_J`` (fast and kymatio backends).
+- ``encoding``: the encoding stage, the whitening ``L`` and the code cache of ``z = L S_J x``.
 - ``models``: the shared generator ``G``, the inverse-scattering model, the VAE and GAN baselines,
   latent priors.
 - ``metrics``: reconstruction, feature-space distances, mode coverage, memorisation.

@@ -9,9 +9,9 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from scatgen.devices import cpu_precision
-from scatgen.encoders.scattering import check_scattering_config
-from scatgen.encoders.shapes import scattering_out_shape
-from scatgen.encoders.whitening import check_whitening_config, default_components
+from scatgen.scattering.transform import check_scattering_config
+from scatgen.scattering.shapes import scattering_out_shape
+from scatgen.encoding.whitening import check_whitening_config, default_components
 from scatgen.errors import ConfigError
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"

@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from scatgen.config import model_uses_codes
 from scatgen.devices import resolve_device
-from scatgen.encoders.code_cache import CodeCache
+from scatgen.encoding.code_cache import CodeCache
 
 
 def build(cfg: DictConfig):

@@ -3,7 +3,7 @@
 1. validate the composed config (impossible settings fail here, in one line);
 2. data: render or check the data set (``scatgen.data``);
 3. encode: ``S_J x`` for every image, ``L`` fitted on the training codes (or loaded with the
-   cache), ``z = L S_J x`` stored (``scatgen.encoders.code_cache``); only for models that train
+   cache), ``z = L S_J x`` stored (``scatgen.encoding.code_cache``); only for models that train
    on codes, whose ``L`` then goes into their checkpoint;
 4. fit the model (Lightning), on the training split less the validation rows;
 5. evaluate the final model (``scatgen.studies``) and write ``metrics.json`` and the PNGs.

@@ -20,9 +20,9 @@ import time
 
 def build_once(n: int, image_size: int, root: str, n_components: int) -> dict:
     from scatgen.data.polygons import Polygons
-    from scatgen.encoders.code_cache import CodeCache
-    from scatgen.encoders.scattering import Scattering
-    from scatgen.encoders.whitening import PCAWhitening
+    from scatgen.encoding.code_cache import CodeCache
+    from scatgen.scattering.transform import Scattering
+    from scatgen.encoding.whitening import PCAWhitening
 
     t = time.perf_counter()
     source = Polygons(f"{root}/data", image_size=image_size, n_train=n, n_test=1024)

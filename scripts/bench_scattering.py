@@ -19,10 +19,10 @@ import time
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from kymatio.torch import Scattering2D
 
 from scatgen.config import CONF_DIR
-from scatgen.encoders.fast_scattering import FastScattering2D
+from scatgen.scattering.fast import FastScattering2D
+from scatgen.scattering.kymatio_compat import kymatio_scattering2d
 
 
 def encoder_from_config(size: int, J: int):
@@ -75,7 +75,7 @@ def bytes_per_image(fast: FastScattering2D, channels: int = 3, fused: bool = Fal
 def bench(size: int, J: int, L: int, batch: int, repeats: int, device: str = "cpu") -> dict:
     torch.manual_seed(0)
     x = (torch.rand(batch, 3, size, size) * 2 - 1).to(device)
-    kym = Scattering2D(J, (size, size), L=L, max_order=2).to(device)
+    kym = kymatio_scattering2d(J, (size, size), L=L, max_order=2).to(device)
     fast = FastScattering2D(J, (size, size), L=L, max_order=2).to(device)
     compiled = FastScattering2D(J, (size, size), L=L, max_order=2, compile=True).to(device)
     encoder = encoder_from_config(size, J).to(device)
@@ -84,7 +84,7 @@ def bench(size: int, J: int, L: int, batch: int, repeats: int, device: str = "cp
         compiled(x)  # compiles once per chunk shape (cached on disk by PyTorch for later processes)
         compile_s = time.perf_counter() - t
         encoder(x)
-        ref = Scattering2D(J, (size, size), L=L, max_order=2).to(device).double()(x[:8].double())
+        ref = kymatio_scattering2d(J, (size, size), L=L, max_order=2).to(device).double()(x[:8].double())
         rel = max((((m(x[:8]).double() - ref).norm() / ref.norm()).item() for m in (fast, compiled)))
         kym(x)  # warm-up
         rates = {"kymatio": [], "fast": [], "compiled": [], "encoder": []}

@@ -21,7 +21,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 import torch
 
-from scatgen.encoders.kymatio_compat import kymatio_scattering1d
+from scatgen.scattering.kymatio_compat import kymatio_scattering1d
 from scatgen.synthesis.microcanonical import MomentLoss, synthesize
 from scatgen.synthesis.images.moments import moment_model
 from scatgen.synthesis.sounds.moments import moment_model_1d

@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from scatgen.devices import cpu_precision
 from scatgen.data.datamodule import GenerativeDataModule
 from scatgen.data.polygons import Polygons
-from scatgen.encoders.scattering import Scattering
-from scatgen.encoders.whitening import PCAWhitening
+from scatgen.scattering.transform import Scattering
+from scatgen.encoding.whitening import PCAWhitening
 from scatgen.models.generator import Generator
 
 

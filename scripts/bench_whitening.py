@@ -42,8 +42,8 @@ def fit_once(path: str, solver: str, components: int) -> dict:
     import torch
 
     from scatgen.storage.arrays import npy_rows
-    from scatgen.encoders.code_cache import CodeCache
-    from scatgen.encoders.whitening import PCAWhitening
+    from scatgen.encoding.code_cache import CodeCache
+    from scatgen.encoding.whitening import PCAWhitening
 
     n = npy_rows(Path(path))
     dim = np.load(path, mmap_mode="r").shape[1]

@@ -6,9 +6,9 @@ import pytest
 
 from scatgen.data.datasets import images_to_tensor
 from scatgen.data.polygons import Polygons
-from scatgen.encoders.code_cache import CodeCache
-from scatgen.encoders.scattering import Scattering
-from scatgen.encoders.whitening import PCAWhitening
+from scatgen.encoding.code_cache import CodeCache
+from scatgen.scattering.transform import Scattering
+from scatgen.encoding.whitening import PCAWhitening
 from scatgen.storage.artefacts import ReadOnlyArtefact
 
 

@@ -1,7 +1,7 @@
 """The package imports in one direction, as the pipeline runs: no cycle, no upward import.
 
 Planted bugs it catches: ``from scatgen.pipeline import ...`` inside ``scatgen/config.py`` (a
-cycle, as before the redesign), or ``scatgen/data`` importing ``scatgen.encoders`` (upward)."""
+cycle, as before the redesign), or ``scatgen/data`` importing ``scatgen.encoding`` (upward)."""
 
 import ast
 from pathlib import Path
@@ -14,7 +14,7 @@ PACKAGE = ROOT / "scatgen"
 # lower rank = lower layer; a module may import its own layer or lower ones
 LAYERS = {
     "scatgen": 0, "scatgen.errors": 0, "scatgen.devices": 0, "scatgen.storage": 0,
-    "scatgen.data": 1, "scatgen.viz": 2, "scatgen.encoders": 3, "scatgen.models": 4, "scatgen.metrics": 5,
+    "scatgen.data": 1, "scatgen.viz": 2, "scatgen.scattering": 3, "scatgen.encoding": 3.5, "scatgen.models": 4, "scatgen.metrics": 5,
     "scatgen.studies": 6, "scatgen.synthesis": 6,
     "scatgen.config": 7, "scatgen.training": 7, "scatgen.factory": 8, "scatgen.cli": 8, "scatgen.pipeline": 9,
     "scatgen.evaluate": 9,

@@ -4,8 +4,8 @@ import pytest
 import torch
 from kymatio.torch import Scattering2D
 
-from scatgen.encoders.fast_scattering import FastScattering2D
-from scatgen.encoders.scattering import Scattering
+from scatgen.scattering.fast import FastScattering2D
+from scatgen.scattering.transform import Scattering
 
 SIZES = [(16, 16), (32, 24), (24, 40), (48, 64), (64, 64), (96, 80), (128, 128), (128, 112)]
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import ROOT
-from scatgen.encoders.fast_scattering import FastScattering2D
+from scatgen.scattering.fast import FastScattering2D
 from scatgen.synthesis.microcanonical import MomentLoss, phase_randomized, synthesize
 from scatgen.synthesis.images.moments import MODELS, moment_model
 from scatgen.synthesis.images.statistics import image_statistics, radial_log_spectrum

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from scatgen.encoders.whitening import PCAWhitening, check_whitening_config
+from scatgen.encoding.whitening import PCAWhitening, check_whitening_config
 
 
 def _codes(n=600, shape=(12, 3, 3), rank=None, seed=0):

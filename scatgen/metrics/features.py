@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from scatgen.encoders.scattering import Scattering
+from scatgen.scattering.transform import Scattering
 
 
 class ScatteringFeatures(nn.Module):

@@ -12,8 +12,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from scatgen.encoders.scattering import Scattering
-from scatgen.encoders.whitening import PCAWhitening
+from scatgen.scattering.transform import Scattering
+from scatgen.encoding.whitening import PCAWhitening
 from scatgen.models.base import GenerativeModel
 from scatgen.models.generator import Generator
 

@@ -29,9 +29,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from scatgen.encoders.kymatio_compat import morlet_bank_full_resolution
-from scatgen.encoders.scattering import scattering_transform
-from scatgen.encoders.shapes import scattering_channels
+from scatgen.scattering.kymatio_compat import morlet_bank_full_resolution
+from scatgen.scattering.transform import scattering_transform
+from scatgen.scattering.shapes import scattering_channels
 
 MODELS = ("gaussian", "scattering", "phase_harmonic")
 SHIFTS = ((1, 0), (0, 1), (1, 1), (1, -1))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from scatgen.encoders.shapes import size_error
+from scatgen.scattering.shapes import size_error
 from scatgen.errors import ConfigError, check_integers
 from scatgen.storage.artefacts import write_json
 from scatgen.viz import plots

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from scatgen.encoders.kymatio_compat import scattering1d_filters
+from scatgen.scattering.kymatio_compat import scattering1d_filters
 
 MODELS_1D = ("gaussian", "scattering", "phase_harmonic")
 

@@ -8,7 +8,7 @@ padding dropped on each side); a periodic transform pads nothing and keeps ``M /
 
 from __future__ import annotations
 
-from scatgen.encoders.kymatio_compat import padded_shape
+from scatgen.scattering.kymatio_compat import padded_shape
 
 
 def scattering_channels(J: int, L: int = 8, max_order: int = 2) -> int:

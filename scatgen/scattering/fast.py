@@ -27,128 +27,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from scatgen.encoders.kymatio_compat import morlet_filter_bank, padded_shape, reflection_pad
-from scatgen.encoders.shapes import scattering_channels, scattering_out_shape, size_error
-
-
-# Blocks of a periodised filter below this fraction of its peak are skipped (float32 eps is 6e-8).
-_NEGLIGIBLE = 1e-7
-
-
-def _significant_blocks(filt: np.ndarray, k: int) -> list[tuple[int, int]]:
-    """The ``(a, b)`` blocks of the ``k x k`` split of ``filt`` ``(Q, M, N)`` where any filter is
-    above ``_NEGLIGIBLE`` of the peak: Morlet wavelets are band-limited, so for large ``k`` most
-    blocks of the periodisation contribute nothing measurable."""
-    q, m, n = filt.shape
-    block_max = np.abs(filt).reshape(q, k, m // k, k, n // k).max(axis=(0, 2, 4))
-    keep = block_max > _NEGLIGIBLE * np.abs(filt).max()
-    return [(a, b) for a in range(k) for b in range(k) if keep[a, b]]
-
-
-def _periodised_product(u: torch.Tensor, f: torch.Tensor, k: int, blocks: list[tuple[int, int]]) -> torch.Tensor:
-    """``sum_blocks u_block * f_block`` on real views: ``u`` ``(..., 1, M, N, 2)``, ``f`` ``(Q, M, N, 2)``
-    -> ``(..., Q, M/k, N/k, 2)``, accumulated block by block with ``addcmul_``."""
-    m, n = u.shape[-3] // k, u.shape[-2] // k
-    u = u.unflatten(-2, (k, n)).unflatten(-4, (k, m))  # (..., 1, k, m, k, n, 2)
-    f = f.unflatten(-2, (k, n)).unflatten(-4, (k, m))  # (Q, k, m, k, n, 2)
-    (a0, b0), *rest = blocks
-    out = u[..., a0, :, b0, :, :] * f[:, a0, :, b0, :, :]
-    for a, b in rest:
-        out.addcmul_(u[..., a, :, b, :, :], f[:, a, :, b, :, :])
-    return out
-
-
-class _PeriodisedProduct(torch.autograd.Function):
-    """The block loop above, with its adjoint as one broadcast product: ``grad_u`` at block
-    ``(a, b)`` is ``sum_Q grad_out * f_(a,b)``.  Autograd through the loop would instead zero-fill a
-    full-size gradient for every block (most of the time of a synthesis step)."""
-
-    @staticmethod
-    def forward(ctx, u, f, k, blocks):
-        ctx.save_for_backward(f)
-        ctx.k, ctx.u_shape = k, u.shape
-        return _periodised_product(u, f, k, blocks)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        (f,) = ctx.saved_tensors
-        k = ctx.k
-        q, big_m, big_n = f.shape[:3]
-        m, n = big_m // k, big_n // k
-        g = grad_out.unsqueeze(-3).unsqueeze(-5)  # (..., Q, 1, m, 1, n, 2)
-        grad = (g * f.view(q, k, m, k, n, 2)).sum(dim=-6, keepdim=True)  # (..., 1, k, m, k, n, 2)
-        return grad.reshape(ctx.u_shape), None, None, None
-
-
-def _filter_subsample(u_hat: torch.Tensor, filt: torch.Tensor, k: int, blocks: list[tuple[int, int]]) -> torch.Tensor:
-    """Spectrum of ``subsample_k(F^-1(u_hat * psi))``: the product periodised over ``k x k`` blocks.
-
-    ``u_hat`` ``(..., 1, M, N)`` complex broadcasts against the real filters, given as
-    ``filt`` ``(Q, M, N, 2)`` = ``psi / k^2`` duplicated on a last axis so that complex-times-real
-    runs as a real product on ``view_as_real`` (half the flops of a complex product, vectorised).
-    The product is accumulated block by block, so the full-resolution product ``(..., Q, M, N)``
-    is never materialised; ``blocks`` lists the blocks where ``psi`` is not negligible.
-    """
-    u = torch.view_as_real(u_hat)
-    if torch.is_grad_enabled() and u.requires_grad:
-        return torch.view_as_complex(_PeriodisedProduct.apply(u, filt, k, blocks))
-    return torch.view_as_complex(_periodised_product(u, filt, k, blocks))
-
-
-def _modulus(z: torch.Tensor) -> torch.Tensor:
-    """``|z|``; a fast real-arithmetic form when no gradient is needed (``torch.abs`` otherwise,
-    whose gradient at 0 is 0)."""
-    if torch.is_grad_enabled() and z.requires_grad:
-        return z.abs()
-    return (z.real.square() + z.imag.square()).sqrt_()
-
-
-def _lowpass_factors(phi_hat: np.ndarray, k: int, out_shape: tuple[int, int], first: int = 1,
-                     tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
-    """Separable factors of ``u -> unpad(subsample_k(u * phi))`` for a real signal ``u``.
-
-    ``phi_hat`` is the (real, periodised) low-pass filter in Fourier at the resolution of ``u``.
-    Circular convolution with ``h = F^-1 phi_hat`` and subsampling give
-    ``S[p, q] = sum_{m,n} u[m, n] h[(p k - m) mod M, (q k - n) mod N]``; unpadding keeps
-    ``p, q >= first`` (1 after kymatio's padding, 0 for a periodic input).  kymatio's ``phi`` is an
-    isotropic Gaussian, so ``h = sum_r s_r a_r b_r^T`` has one singular value above the float32
-    rounding of the filter (the others are ~4e-8 of it): ``S = sum_r A_r u B_r^T`` with
-    ``A_r[p, m] = sqrt(s_r) a_r[(p k - m) mod M]`` and ``B_r`` likewise.  Two small matrix products
-    replace one dense ``(M' N') x (M N)`` one, and each sums ``M`` or ``N`` terms instead of ``M N``
-    (the dense float32 product lost 1.5e-5 relative at J=5 on an AMD EPYC; this keeps ~1e-7).
-    Returns ``A`` ``(r, M', M)`` and ``B`` ``(r, N', N)`` with the ranks above ``tol``.
-    """
-    m_size, n_size = phi_hat.shape
-    h = np.real(np.fft.ifft2(phi_hat.astype(np.complex128)))
-    u, s, vt = np.linalg.svd(h)
-    rank = int((s > tol * s[0]).sum())
-    p = np.arange(first, out_shape[0] + first) * k
-    q = np.arange(first, out_shape[1] + first) * k
-    rows = (p[:, None] - np.arange(m_size)[None, :]) % m_size  # (Mo, M)
-    cols = (q[:, None] - np.arange(n_size)[None, :]) % n_size  # (No, N)
-    root = np.sqrt(s[:rank])
-    a = (u[:, :rank] * root).T[:, rows]  # (r, Mo, M)
-    b = (vt[:rank].T * root).T[:, cols]  # (r, No, N)
-    return a, b
-
-
-def _gathered_product(u: torch.Tensor, index: torch.Tensor, blocks: torch.Tensor, k: int) -> torch.Tensor:
-    """The periodised product of ``_periodised_product`` with no Python loop (the GPU design).
-
-    ``u`` ``(..., 1, M, N, 2)``; ``blocks`` ``(Q, n_b, m, n, 2)`` holds, for each filter, its own
-    significant blocks (zero-padded to the same count ``n_b``) and ``index`` ``(Q, n_b)`` their
-    positions in the ``k x k`` split.  One copy of ``u`` into block order, one gather, one
-    product and one sum, whatever ``k``: a handful of kernels per scale instead of one per block.
-    Returns ``(..., Q, m, n, 2)``."""
-    m, n = u.shape[-3] // k, u.shape[-2] // k
-    split = u.squeeze(-4).unflatten(-2, (k, n)).unflatten(-4, (k, m))  # (..., k, m, k, n, 2)
-    split = split.transpose(-4, -3).flatten(-5, -4)  # (..., k k, m, n, 2)
-    picked = split[..., index, :, :, :]  # (..., Q, n_b, m, n, 2)
-    return (picked * blocks).sum(-4)
-
-
-def _next_power_of_two(n: int) -> int:
-    return 1 << max(n - 1, 0).bit_length()
+from scatgen.scattering.filters import NEGLIGIBLE, lowpass_factors, next_power_of_two, significant_blocks
+from scatgen.scattering.kymatio_compat import morlet_filter_bank, padded_shape, reflection_pad
+from scatgen.scattering.products import filter_subsample, gathered_product, modulus
+from scatgen.scattering.shapes import scattering_channels, scattering_out_shape, size_error
 
 
 class FastScattering2D(nn.Module):
@@ -211,13 +93,13 @@ class FastScattering2D(nn.Module):
         def wavelets(name: str, filt: np.ndarray, k: int) -> None:
             """CPU layout: the filters duplicated on a real/imaginary axis, with the union of the
             significant blocks; GPU layout: each filter's own blocks, gathered, with their index."""
-            self._blocks[name], self._k[name] = _significant_blocks(filt, k), k
+            self._blocks[name], self._k[name] = significant_blocks(filt, k), k
             filt = np.repeat(filt[..., None], 2, axis=-1) / (k * k)
             buffer(name, filt)
             q, (mm, nn_) = filt.shape[0], (filt.shape[1] // k, filt.shape[2] // k)
             split = filt.reshape(q, k, mm, k, nn_, 2).transpose(0, 1, 3, 2, 4, 5).reshape(q, k * k, mm, nn_, 2)
             peak = np.abs(split).max()
-            keep = [np.flatnonzero(np.abs(split[i]).max(axis=(1, 2, 3)) > _NEGLIGIBLE * peak) for i in range(q)]
+            keep = [np.flatnonzero(np.abs(split[i]).max(axis=(1, 2, 3)) > NEGLIGIBLE * peak) for i in range(q)]
             width = max(len(b) for b in keep)
             index = np.zeros((q, width), dtype=np.int64)
             blocks = np.zeros((q, width, mm, nn_, 2), dtype=np.float32)
@@ -238,7 +120,7 @@ class FastScattering2D(nn.Module):
         # Low-pass at each resolution j (the input of S_0 is at j = 0): separable factors, float64
         # (cast to the input's precision when used).
         for j in range(J):
-            rows, cols = _lowpass_factors(phi[j], 2 ** (J - j), self.out_shape, 0 if periodic else 1)
+            rows, cols = lowpass_factors(phi[j], 2 ** (J - j), self.out_shape, 0 if periodic else 1)
             buffer(f"lowpass_rows_{j}", rows, np.float64)
             buffer(f"lowpass_cols_{j}", cols.transpose(0, 2, 1), np.float64)  # (r, N, N')
 
@@ -253,8 +135,8 @@ class FastScattering2D(nn.Module):
         if self.design == "gather" or (self.design == "auto" and u_hat.is_cuda):
             u = torch.view_as_real(u_hat)
             blocks = getattr(self, f"{name}_blocks").to(dtype)
-            return torch.view_as_complex(_gathered_product(u, getattr(self, f"{name}_index"), blocks, k).contiguous())
-        return _filter_subsample(u_hat, getattr(self, name).to(dtype), k, self._blocks[name])
+            return torch.view_as_complex(gathered_product(u, getattr(self, f"{name}_index"), blocks, k).contiguous())
+        return filter_subsample(u_hat, getattr(self, name).to(dtype), k, self._blocks[name])
 
     def _lowpass(self, u: torch.Tensor, j: int) -> torch.Tensor:
         """``(B, P, M_j, N_j)`` real -> ``(B, P, M', N')``: low-pass, subsample, unpad, as
@@ -279,7 +161,7 @@ class FastScattering2D(nn.Module):
         u1 = []
         for j in range(J):
             spec = self._wavelet_subsample(x_hat, f"psi1_{j}")
-            u = _modulus(torch.fft.ifft2(spec))  # (B, L, Mp / 2^j, Np / 2^j)
+            u = modulus(torch.fft.ifft2(spec))  # (B, L, Mp / 2^j, Np / 2^j)
             u1.append(u)
             out.append(self._lowpass(u, j))
         for j1 in range(J - 1 if self.max_order == 2 else 0):
@@ -287,7 +169,7 @@ class FastScattering2D(nn.Module):
             per_j2 = []
             for j2 in range(j1 + 1, J):
                 spec = self._wavelet_subsample(u_hat, f"psi2_{j1}_{j2}")
-                u2 = _modulus(torch.fft.ifft2(spec))  # (B, L1, L2, M2, N2)
+                u2 = modulus(torch.fft.ifft2(spec))  # (B, L1, L2, M2, N2)
                 s2 = self._lowpass(u2.flatten(1, 2), j2)
                 per_j2.append(s2.unflatten(1, (L, L)))
             out.append(torch.cat(per_j2, dim=2).flatten(1, 2))  # (B, L1 * (J-1-j1) L, M', N')
@@ -316,7 +198,7 @@ class FastScattering2D(nn.Module):
         scatter = self._scatter
         if self.compile and not (torch.is_grad_enabled() and x.requires_grad):
             # one compilation per chunk shape: full chunks, and small inputs rounded up to a power of 2
-            chunk = min(chunk, _next_power_of_two(flat.shape[0]))
+            chunk = min(chunk, next_power_of_two(flat.shape[0]))
             scatter = self._compiled_scatter(chunk, flat.device, flat.dtype)
         outs = []
         for part in flat.split(chunk):

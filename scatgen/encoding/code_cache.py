@@ -25,8 +25,8 @@ from tqdm.auto import tqdm
 
 from scatgen.data.datasets import images_to_tensor
 from scatgen.data.source import ImageSource
-from scatgen.encoders.scattering import Scattering
-from scatgen.encoders.whitening import PCAWhitening, check_whitening_config, n_passes
+from scatgen.scattering.transform import Scattering
+from scatgen.encoding.whitening import PCAWhitening, check_whitening_config, n_passes
 from scatgen.errors import ConfigError
 from scatgen.storage.arrays import NpyWriter, npy_rows, read_rows
 from scatgen.storage.artefacts import (CorruptArtefact, atomic_write_dir, config_hash, load_or_build, read_verified,

@@ -2,7 +2,7 @@
 
 Each colour channel is scattered separately with ``K = 1 + J L + L^2 J (J - 1) / 2`` channels
 (order 2) at ``H' x W' = (H_pad / 2^J - 2) x (W_pad / 2^J - 2)`` positions, kymatio's layout
-(``scatgen.encoders.shapes``).  Two interchangeable backends compute the same numbers:
+(``scatgen.scattering.shapes``).  Two interchangeable backends compute the same numbers:
 ``kymatio`` (the reference) and ``fast`` (``FastScattering2D``: batched over filters, several
 times faster on CPU, one gather per scale on CUDA).
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from scatgen.encoders.fast_scattering import FastScattering2D
-from scatgen.encoders.kymatio_compat import kymatio_scattering2d
-from scatgen.encoders.shapes import scattering_out_shape, size_error
+from scatgen.scattering.fast import FastScattering2D
+from scatgen.scattering.kymatio_compat import kymatio_scattering2d
+from scatgen.scattering.shapes import scattering_out_shape, size_error
 
 BACKENDS = ("fast", "kymatio")
 
