@@ -22,7 +22,7 @@ from scatgen.data.datamodule import GenerativeDataModule
 from scatgen.data.polygons import Polygons
 from scatgen.scattering.transform import Scattering
 from scatgen.encoding.whitening import PCAWhitening
-from scatgen.models.generator import Generator
+from scatgen.models.components.generator import Generator
 
 
 def epoch(loader, generator, optimizer, get_z, autocast: bool) -> float:

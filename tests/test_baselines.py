@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from conftest import compose_cfg
-from scatgen.models.generator import Generator
-from scatgen.models.inversion import invert_latents
+from scatgen.models.components.generator import Generator
+from scatgen.models.components.inversion import invert_latents
 from scatgen.metrics.reconstruction import reconstruction_scores
 from scatgen.factory import build
 from scatgen.pipeline import encode, train
@@ -132,7 +132,7 @@ def test_sngan_steps_the_online_generator_and_averages_it(tmp_path):
 def test_diffaugment_translates_and_cuts_out_with_gradients():
     """Translation moves content by whole pixels (zeros come in at the border); cutout zeroes a
     square of (ratio * size)^2 pixels; both pass gradients to the input (G learns through them)."""
-    from scatgen.models.augment import DiffAugment, cut_out, translate
+    from scatgen.models.components.augment import DiffAugment, cut_out, translate
 
     torch.manual_seed(0)
     x = torch.rand(64, 3, 16, 16) + 1.0  # no zeros of its own

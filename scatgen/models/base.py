@@ -15,7 +15,7 @@ import torch
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
 from scatgen.data.datasets import to_unit
-from scatgen.models.priors import GaussianPrior, LatentPrior
+from scatgen.models.components.priors import GaussianPrior, LatentPrior
 
 
 class GenerativeModel(L.LightningModule):

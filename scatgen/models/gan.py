@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 
 from scatgen.models.base import GenerativeModel
-from scatgen.models.conv_encoder import ConvEncoder
-from scatgen.models.generator import Generator
-from scatgen.models.inversion import invert_latents
+from scatgen.models.components.conv_encoder import ConvEncoder
+from scatgen.models.components.generator import Generator
+from scatgen.models.components.inversion import invert_latents
 
 ADVERSARIAL = ("non_saturating", "hinge")
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from scatgen.scattering.transform import Scattering
 from scatgen.encoding.whitening import PCAWhitening
 from scatgen.models.base import GenerativeModel
-from scatgen.models.generator import Generator
+from scatgen.models.components.generator import Generator
 
 LOSSES = {"l1": F.l1_loss, "l2": F.mse_loss}
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 import torch
 
 from scatgen.models.base import GenerativeModel
-from scatgen.models.conv_encoder import ConvEncoder
-from scatgen.models.generator import Generator
+from scatgen.models.components.conv_encoder import ConvEncoder
+from scatgen.models.components.generator import Generator
 
 RECONSTRUCTION = {"l1": lambda a, b: (a - b).abs(), "l2": lambda a, b: (a - b).pow(2)}
 

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from scatgen.data.datasets import images_to_tensor
 from scatgen.metrics.features import ScatteringFeatures
 from scatgen.metrics.reconstruction import reconstruction_scores
-from scatgen.models.priors import LatentPrior, make_prior
+from scatgen.models.components.priors import LatentPrior, make_prior
 
 
 @dataclass
