@@ -67,3 +67,21 @@ def test_anchors_script_runs_on_one_small_texture(tmp_path):
     assert json.loads(metrics.read_text())["evaluations"] <= 5
     assert run_script(args, timeout=600).returncode == 0
     assert metrics.stat().st_mtime_ns == stamp  # reused, not recomputed
+
+
+def test_the_pixel_histogram_explanation_appears_only_where_an_anchor_wins_it():
+    """Planted bug it catches: the "why scatgen loses the pixel histogram" sentence written
+    whatever the numbers (or with the comparison reversed)."""
+    from scatgen.synthesis.images.report import findings
+
+    def row(w1):
+        return {"n_moments": 10, "seconds_per_sample": 1.0,
+                "scores": {k: [0.1, 0.0] for k in ("heldout/orientation_tv", "heldout/gradient_w1")}
+                | {"marginal_w1": [w1, 0.0]}}
+
+    def results(ours, anchor):
+        return {"brick": {"scattering": row(ours), "pywph": row(anchor)}}
+
+    assert any("loses the pixel histogram (1 of 1 textures: brick)" in l
+               for l in findings(results(0.05, 0.01), ["scattering", "pywph"], 50))
+    assert not any("pixel histogram" in l for l in findings(results(0.01, 0.05), ["scattering", "pywph"], 50))
