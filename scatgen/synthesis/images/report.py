@@ -179,7 +179,6 @@ def compare(results: dict[str, dict[str, dict]], ours: str, anchor: str) -> str:
 
 def findings(results: dict[str, dict[str, dict]], models: list[str], evaluations: int | str = "its") -> list[str]:
     """What the tables show, in sentences drawn from them."""
-    settings_note = evaluations
     lines = []
     if "gaussian" in models:
         missed = [t for t, r in results.items()
@@ -191,10 +190,10 @@ def findings(results: dict[str, dict[str, dict]], models: list[str], evaluations
     for ours in ("scattering", "phase_harmonic"):
         if ours in models:
             lines += [compare(results, ours, anchor) for anchor in anchor_models]
-    ours = [m for m in ("scattering", "phase_harmonic") if m in models]
-    if ours and anchor_models:
+    wavelet_models = [m for m in ("scattering", "phase_harmonic") if m in models]
+    if wavelet_models and anchor_models:
         histogram = [t for t, r in results.items() if min(r[a]["scores"]["marginal_w1"][0] for a in anchor_models)
-                     < min(r[m]["scores"]["marginal_w1"][0] for m in ours)]
+                     < min(r[m]["scores"]["marginal_w1"][0] for m in wavelet_models)]
         if histogram:
             lines.append(f"- Why scatgen loses the pixel histogram ({len(histogram)} of {len(results)} textures: "
                          f"{', '.join(histogram)}): its wavelet models fit no marginal moment beyond the mean, where "
@@ -205,7 +204,7 @@ def findings(results: dict[str, dict[str, dict]], models: list[str], evaluations
         for a, unmatched in own.items():
             if unmatched:
                 lines.append(f"- {LABELS[a]} is far from its own statistics at this budget on {', '.join(unmatched)} "
-                             f"(mean relative error above 0.5): {settings_note} evaluations do not bring its descent "
+                             f"(mean relative error above 0.5): {evaluations} evaluations do not bring its descent "
                              "to convergence there, so its rows measure it at this budget, not at convergence.")
     for m in models:
         first = next(iter(results.values()))[m]
