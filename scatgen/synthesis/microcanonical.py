@@ -10,7 +10,7 @@ spectrum ``P = |x^|^2``) is compared as amplitudes instead:
 curvature is the same at every frequency.  The relative loss (curvature ``~ 1 / P_i`` near the
 answer) left bands far below the peak unfitted in 100 iterations (log-spectrum error: wind 2.47,
 harmonic_am 13.1), a log-domain loss (the same curvature) too (8.27, 17.3); this one reaches the
-exact spectrum (error < 0.001) on every built-in sound within 140 evaluations.  The exact Gaussian reference is
+exact spectrum (error < 0.002, docs/audio.md) on every built-in sound within 140 evaluations.  The exact Gaussian reference is
 ``phase_randomized``: the example's Fourier modulus with the phases of white noise.
 """
 
