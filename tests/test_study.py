@@ -13,7 +13,8 @@ import torch
 from conftest import ROOT, TINY, compose_cfg
 
 STUDY = ["study.n_samples=96", "study.n_pairs=2", "study.steps=4", "study.feature_J=2", "study.feature_components=8",
-         "study.kid_subset_size=32", "study.classifier_steps=800", "study.mode_min_count=2", "study.gmm_components=4"]
+         "study.kid_subset_size=32", "study.classifier_steps=800", "study.mode_min_count=2", "study.gmm_components=4",
+         "study.mode_samples=500"]
 
 
 def _run(args):
@@ -59,6 +60,12 @@ def test_evaluate_and_compare_write_metrics_figures_and_report(tmp_path, model):
     assert m["per_mode/psnr_min"] <= m["per_mode/psnr_median"] <= m["per_mode/psnr_max"]
     assert 0 < m["resolution/high_frequency_ratio"] < 2 and 0 < m["resolution/psnr_edges"] < 60
     assert m["classifier/test_accuracy"] >= 0.95 and 0 <= m["modes/modes_covered"] <= 48
+    assert m["modes/n_samples"] == 500 and m["modes/modes_covered"] <= m["modes/modes_predicted"]
+    if model == "gan":  # the inversion control: its own samples lie in G's range, so they invert better than test images
+        assert m["inversion/n_own"] == 32 and m["inversion/own_psnr_median"] > m["inversion/test_psnr_median"]
+        assert (out / "inversion_control.png").stat().st_size > 1000
+    else:
+        assert "inversion/own_psnr_median" not in m
     assert m["data/fid"] < m["sample/fid"]  # real training images are closer to the test set than 2-epoch samples
     for png in ("samples", "samplers", "interpolations", "crossfades", "interpolation_smoothness", "psnr_histogram",
                 "mode_histogram", "memorisation_pixel", "nearest_neighbours", "reconstructions_test", "per_mode_psnr",
@@ -72,7 +79,7 @@ def test_evaluate_and_compare_write_metrics_figures_and_report(tmp_path, model):
     assert r.returncode == 0, r.stderr[-2000:]
     report = (report_dir / "report.md").read_text()
     assert report.splitlines()[2].startswith("**Answer")  # the answer opens the report
-    assert "| modes covered (of 48) |" in report and "| forgotten modes (of 48) |" in report
+    assert "| modes covered (>= k confident samples) |" in report and "| forgotten modes (of 48) |" in report
     assert (report_dir / "mode_histogram.png").exists() and (report_dir / "per_mode_psnr.png").exists()
 
 

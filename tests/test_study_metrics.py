@@ -80,8 +80,9 @@ def test_classifier_is_accurate_cached_and_a_one_mode_generator_covers_one_mode(
     real_probs = predict(model, _polygons(2000, seed=8)[0])
     cov = mode_coverage(predict(model, one_mode), real_probs, min_count=10)
     assert cov["modes_covered"] == 1 and cov["jsd"] > 0.8
-    full = mode_coverage(predict(model, x[:2000]), real_probs, min_count=10)
-    assert full["modes_covered"] == N_MODES and full["jsd"] < 0.05
+    # every sample counted (this quick classifier is not confident on every real image)
+    full = mode_coverage(predict(model, x[:2000]), real_probs, min_count=10, confidence=0.0)
+    assert full["modes_covered"] == full["modes_predicted"] == N_MODES and full["jsd"] < 0.05
 
 
 def test_a_weak_classifier_is_refused(tmp_path):
@@ -153,3 +154,24 @@ def test_a_damaged_shipped_classifier_is_reported_and_replaced(tmp_path, monkeyp
     monkeypatch.setattr(mc, "SHIPPED_DIR", shipped)
     _, _, origin = load_or_train_classifier(source, tmp_path / "cache", steps=2, min_accuracy=0.0)
     assert origin == "trained" and "the shipped mode classifier is not used" in caplog.text and "is damaged" in caplog.text
+
+
+def _probs(modes, confidence, n_modes=N_MODES):
+    """Classifier outputs that give ``modes`` probability ``confidence`` (the rest spread evenly)."""
+    probs = torch.full((len(modes), n_modes), (1 - confidence) / (n_modes - 1))
+    probs[torch.arange(len(modes)), torch.as_tensor(modes)] = confidence
+    return probs
+
+
+def test_mode_coverage_counts_confident_samples_only_as_the_literature_does():
+    real = _probs(torch.arange(N_MODES).repeat(20), 0.99)
+    # half the modes drawn confidently (20 each), the other half as unconfident blobs (20 each)
+    fake = torch.cat([_probs(torch.arange(0, N_MODES, 2).repeat(20), 0.95), _probs(torch.arange(1, N_MODES, 2).repeat(20), 0.5)])
+    cov = mode_coverage(fake, real, min_count=10, confidence=0.9)
+    assert cov["modes_covered"] == N_MODES // 2 and cov["modes_predicted"] == N_MODES
+    assert cov["good_fraction"] == pytest.approx(0.5)
+    assert cov["kl"] == pytest.approx(np.log(2), abs=1e-6)  # KL(uniform on half || uniform) = log 2
+    assert cov["n_samples"] == len(fake)
+    assert mode_coverage(fake, real, min_count=21)["modes_covered"] == 0  # k: 20 confident samples are not 21
+    none = mode_coverage(_probs(torch.zeros(50, dtype=torch.long), 0.5), real)
+    assert none["modes_covered"] == 0 and none["kl"] is None and none["good_fraction"] == 0

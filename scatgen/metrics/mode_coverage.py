@@ -11,11 +11,14 @@ by ``scripts/train_mode_classifier.py``), so a first evaluation trains nothing; 
 rendering is trained on first use and cached under ``<cache_dir>/mode_classifier/``.  Either is
 verified on every load: the digest, then the accuracy bar on the real test split.
 
-On generated samples: ``modes_covered`` counts the modes predicted for at least ``min_count``
-samples; ``kl`` = KL(p_real || p_gen) (nats; add-half smoothing of the counts, since a dropped mode has
-p_gen = 0) and ``jsd`` (bits, in [0, 1]; no smoothing) compare the predicted mode histogram of
-the samples with the classifier's histogram of real test images;
-``good_fraction`` is the share of samples classified with confidence >= ``confidence``.
+On generated samples, as the mode-dropping literature counts them (PacGAN, VEEGAN, Unrolled GAN:
+only high-quality samples count): a sample is *confident* when the classifier gives its mode
+probability >= ``confidence`` (0.9); ``good_fraction`` is their share; ``modes_covered`` counts the
+modes that at least ``min_count`` (k) confident samples land in; ``kl`` = KL(q || p) (nats) and
+``jsd`` (bits, in [0, 1]) compare the confident samples' mode histogram q with the classifier's
+histogram p of the real test images (p with add-half smoothing, so a mode missing from a small
+test split stays finite; ``None`` without any confident sample).  ``modes_predicted`` is the
+count of modes predicted for at least k samples, confident or not (blobs included).
 """
 
 from __future__ import annotations
@@ -169,18 +172,22 @@ def _kl_bits(p: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
 
 
 def mode_coverage(fake_probs: torch.Tensor, real_probs: torch.Tensor, min_count: int = 10,
-                  confidence: float = 0.9) -> dict[str, float]:
+                  confidence: float = 0.9) -> dict[str, float | int | None]:
     """Coverage statistics of generated samples against real images (both classifier outputs)."""
-    fake_hist, real_hist = mode_histogram(fake_probs), mode_histogram(real_probs)
-    p, q = real_hist / real_hist.sum(), fake_hist / fake_hist.sum()
-    m = (p + q) / 2
-    p_s, q_s = (real_hist + 0.5) / (real_hist + 0.5).sum(), (fake_hist + 0.5) / (fake_hist + 0.5).sum()
+    n_modes = fake_probs.shape[1]
+    real_hist = mode_histogram(real_probs)
     good = fake_probs.max(1).values >= confidence
-    good_hist = torch.bincount(fake_probs.argmax(1)[good], minlength=fake_probs.shape[1])
-    return {
-        "modes_covered": int((fake_hist >= min_count).sum()),
-        "modes_covered_good": int((good_hist >= min_count).sum()),
-        "kl": float((p_s * (p_s / q_s).log()).sum()),
-        "jsd": float(0.5 * _kl_bits(p, m) + 0.5 * _kl_bits(q, m)),
+    good_hist = torch.bincount(fake_probs.argmax(1)[good], minlength=n_modes).double()
+    p = (real_hist + 0.5) / (real_hist + 0.5).sum()
+    out = {
+        "modes_covered": int((good_hist >= min_count).sum()),
+        "modes_predicted": int((mode_histogram(fake_probs) >= min_count).sum()),
         "good_fraction": float(good.double().mean()),
+        "kl": None, "jsd": None, "n_samples": len(fake_probs),
     }
+    if good.any():
+        q = good_hist / good_hist.sum()
+        m = (p + q) / 2
+        out["kl"] = float(_kl_bits(q, p) * np.log(2))
+        out["jsd"] = float(0.5 * _kl_bits(p, m) + 0.5 * _kl_bits(q, m))
+    return out

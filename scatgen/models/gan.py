@@ -30,6 +30,7 @@ ADVERSARIAL = ("non_saturating", "hinge")
 
 class GAN(GenerativeModel):
     uses_codes = False
+    reconstructs_by_inversion = True  # the study's inversion control applies
     default_eval_limit = 256  # latent inversion is costly: evaluate this many images per split
 
     def __init__(self, generator: Callable[..., Generator], discriminator: Callable[..., ConvEncoder], latent_dim: int,

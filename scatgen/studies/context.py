@@ -26,7 +26,8 @@ from scatgen.models.components.priors import LatentPrior, make_prior
 @dataclass
 class StudySettings:
     """The knobs of the study (``conf/study/default.yaml``)."""
-    parts: tuple[str, ...] = ("reconstruction", "per_mode", "resolution", "interpolation", "samples", "distribution",
+    parts: tuple[str, ...] = ("reconstruction", "per_mode", "inversion_control", "resolution", "interpolation", "samples",
+                              "distribution",
                               "modes", "samplers", "memorisation")
     n_samples: int = 2048
     n_pairs: int = 8
@@ -44,6 +45,7 @@ class StudySettings:
     shipped_classifier: bool = True
     min_classifier_accuracy: float = 0.95
     mode_min_count: int = 10
+    mode_samples: int = 10000
     mode_confidence: float = 0.9
     forgotten_db: float = 3.0
     samplers: tuple[str, ...] = ("gaussian", "gmm", "empirical")

@@ -5,6 +5,11 @@
   the minimum, median and maximum over modes and the count of *forgotten* modes, whose PSNR is
   more than ``forgotten_db`` below the model's median mode: mode dropping measured by
   reconstruction, whatever the samples look like.
+- ``inversion_control`` (Webster et al. 2019), for models whose reconstructions are latent
+  inversions (the GAN): the model's *own* samples ``G(z)`` inverted with the same optimiser and
+  steps.  They come back at high PSNR when the optimiser is strong enough; a mode whose test
+  images stay ``forgotten_db`` below that PSNR is then forgotten by ``G``, not lost to a weak
+  optimiser (``inversion/forgotten``).
 - ``resolution``: radially averaged power spectra of the test reconstructions against the
   originals, the high-frequency energy ratio, and PSNR on edge against flat pixels.
 """
@@ -14,6 +19,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from torchmetrics.functional.image import peak_signal_noise_ratio
+
+from scatgen.data.datasets import to_unit
 from scatgen.metrics.reconstruction import HIGH_FREQUENCY, radial_power_spectrum, high_frequency_ratio, summarise
 from scatgen.studies.context import StudyContext
 from scatgen.viz import plots
@@ -33,21 +41,32 @@ def reconstruction(ctx: StudyContext) -> None:
         save_png(side_by_side(ctx.model.batch_images(batch).float(), x_hat), ctx.figure(ctx.out_dir / f"reconstructions_{split}.png"))
 
 
-def per_mode(ctx: StudyContext) -> None:
-    """Skipped (no metrics) for data without labelled modes."""
-    axes = ctx.source.mode_axes()
+def mode_scores(ctx: StudyContext) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Mean test PSNR and SSIM per labelled mode (``nan`` where no test image has it) and the image
+    count per mode, computed once; ``None`` for data without labelled modes."""
     modes = ctx.modes("test", ctx.settings.eval_limit)
-    if axes is None or modes is None:
-        return
-    scores = ctx.reconstruction("test")
-    n_modes = ctx.source.n_modes
-    psnr = np.full(n_modes, np.nan)
-    ssim = np.full(n_modes, np.nan)
-    count = np.bincount(modes, minlength=n_modes)
-    for m in range(n_modes):
-        if count[m]:
+    if ctx.source.mode_axes() is None or modes is None:
+        return None
+
+    def build():
+        scores = ctx.reconstruction("test")
+        count = np.bincount(modes, minlength=ctx.source.n_modes)
+        psnr, ssim = np.full(len(count), np.nan), np.full(len(count), np.nan)
+        for m in np.flatnonzero(count):
             psnr[m] = float(scores["psnr"][torch.from_numpy(modes == m)].mean())
             ssim[m] = float(scores["ssim"][torch.from_numpy(modes == m)].mean())
+        return psnr, ssim, count
+
+    return ctx.cached("mode_scores", build)
+
+
+def per_mode(ctx: StudyContext) -> None:
+    """Skipped (no metrics) for data without labelled modes."""
+    found = mode_scores(ctx)
+    if found is None:
+        return
+    psnr, ssim, count = found
+    axes = ctx.source.mode_axes()
     seen = np.isfinite(psnr)
     median = float(np.median(psnr[seen]))
     forgotten = np.flatnonzero(seen & (psnr < median - ctx.settings.forgotten_db))
@@ -63,6 +82,33 @@ def per_mode(ctx: StudyContext) -> None:
     plots.heatmap(psnr.reshape(shape), axes[0], axes[1], ctx.figure(ctx.out_dir / "per_mode_psnr.png"),
                   f"test PSNR (dB) per mode, {type(ctx.model).__name__}: median {median:.1f}, "
                   f"{len(forgotten)} forgotten (< median - {ctx.settings.forgotten_db:g} dB)")
+
+
+def inversion_control(ctx: StudyContext, batch: int = 64) -> None:
+    """Skipped (no metrics) for models that reconstruct with an encoder or cached codes."""
+    if not getattr(ctx.model, "reconstructs_by_inversion", False):
+        return
+    own = ctx.model.sample(len(ctx.reconstruction("test")["psnr"]), ctx.settings.seed + 1, precision=ctx.precision)
+    psnr = []
+    for i in range(0, len(own), batch):
+        x = own[i:i + batch].to(ctx.device)
+        with ctx.precision():
+            x_hat = ctx.model.reconstruct([x]).float().clamp(-1, 1)
+        psnr.append(peak_signal_noise_ratio(to_unit(x_hat), to_unit(x), data_range=1.0, reduction="none",
+                                            dim=(1, 2, 3)).cpu())
+    own_psnr, test_psnr = torch.cat(psnr), ctx.reconstruction("test")["psnr"]
+    own_median = float(own_psnr.median())
+    ctx.metrics.update({"inversion/own_psnr_median": own_median, "inversion/test_psnr_median": float(test_psnr.median()),
+                        "inversion/n_own": len(own_psnr)})
+    found = mode_scores(ctx)
+    if found is not None:
+        forgotten = np.flatnonzero(np.isfinite(found[0]) & (found[0] < own_median - ctx.settings.forgotten_db))
+        ctx.metrics.update({"inversion/forgotten": int(len(forgotten)),
+                            "inversion/forgotten_modes": [int(m) for m in forgotten]})
+    plots.histograms({"own samples G(z)": own_psnr, "test images": test_psnr},
+                     ctx.figure(ctx.out_dir / "inversion_control.png"), "PSNR of the latent inversion (dB)",
+                     f"inversion control ({type(ctx.model).__name__}): own samples {own_median:.1f} dB, "
+                     f"test images {float(test_psnr.median()):.1f} dB (medians)")
 
 
 def resolution(ctx: StudyContext) -> None:

@@ -17,13 +17,14 @@ from pathlib import Path
 from scatgen.errors import ConfigError
 from scatgen.studies.context import StudyContext, StudySettings, precision_context
 from scatgen.studies.interpolation import interpolation
-from scatgen.studies.reconstruction import per_mode, reconstruction, resolution
+from scatgen.studies.reconstruction import inversion_control, per_mode, reconstruction, resolution
 from scatgen.studies.sampling import distribution, memorisation, modes, samplers, samples
 
 log = logging.getLogger(__name__)
 
 PARTS: dict[str, Callable[[StudyContext], None]] = {
-    "reconstruction": reconstruction, "per_mode": per_mode, "resolution": resolution, "interpolation": interpolation,
+    "reconstruction": reconstruction, "per_mode": per_mode, "inversion_control": inversion_control,
+    "resolution": resolution, "interpolation": interpolation,
     "samples": samples, "distribution": distribution, "modes": modes, "samplers": samplers, "memorisation": memorisation,
 }
 TRAINING_PARTS = ("reconstruction", "samples", "interpolation")
@@ -59,7 +60,10 @@ SUMMARY_ROWS = [
     ("FID (scattering features)", "sample/fid"), ("KID", "sample/kid"),
     ("precision (k=3)", "sample/precision"), ("recall (k=3)", "sample/recall"), ("density (k=5)", "sample/density"),
     ("coverage (k=5)", "sample/coverage"),
-    ("modes covered (of 48)", "modes/modes_covered"), ("mode KL(real||gen)", "modes/kl"), ("mode JSD", "modes/jsd"),
+    ("own samples' inversion PSNR, median (dB)", "inversion/own_psnr_median"),
+    ("forgotten modes (test PSNR < own samples' - 3 dB)", "inversion/forgotten"),
+    ("modes covered (>= k confident samples)", "modes/modes_covered"), ("modes predicted (>= k samples)", "modes/modes_predicted"),
+    ("mode KL(confident || real)", "modes/kl"), ("mode JSD", "modes/jsd"),
     ("good samples (conf >= 0.9)", "modes/good_fraction"), ("interp. jump (max/mean step)", "interp/jump"),
     ("interp. path / end distance", "interp/path_ratio"), ("NN pixel dist., samples", "nn/samples/pixel_mean"),
     ("NN pixel dist., test", "nn/test/pixel_mean"),
