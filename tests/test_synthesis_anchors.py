@@ -10,7 +10,8 @@ import pytest
 from conftest import run_script
 from scatgen.errors import UserError
 from scatgen.synthesis.images import anchors
-from scatgen.synthesis.images.report import compare, three
+from scatgen.synthesis.images.report import compare
+from scatgen.viz.numbers import format_value
 
 
 def test_a_missing_anchor_is_one_line_naming_the_extra(monkeypatch):
@@ -41,7 +42,8 @@ def test_better_equal_worse_follow_the_numbers_and_the_spreads():
 
 
 def test_three_significant_figures():
-    assert [three(v) for v in (0.005534, 12.345, 1281, 0.1, 2.0)] == ["0.00553", "12.3", "1281", "0.1", "2"]
+    assert [format_value(v) for v in (0.005534, 12.345, 1281, 0.1, 2.0, 1281.4, None)] == \
+        ["0.00553", "12.3", "1281", "0.1", "2", "1280", "-"]
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ from scatgen.studies.context import StudyContext, StudySettings, precision_conte
 from scatgen.studies.interpolation import interpolation
 from scatgen.studies.reconstruction import inversion_control, per_mode, reconstruction, resolution
 from scatgen.studies.sampling import distribution, memorisation, modes, samplers, samples
+from scatgen.viz.numbers import format_value
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +69,6 @@ SUMMARY_ROWS = [
     ("interp. path / end distance", "interp/path_ratio"), ("NN pixel dist., samples", "nn/samples/pixel_mean"),
     ("NN pixel dist., test", "nn/test/pixel_mean"),
 ]
-
-
-def format_value(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, int):
-        return str(value)
-    return f"{value:.4g}" if abs(value) < 1e-2 else f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
 
 
 def summary_cell(m: dict, key: str) -> str:

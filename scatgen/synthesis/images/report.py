@@ -28,6 +28,7 @@ from scatgen.synthesis.images.moments import MODELS, moment_model  # noqa: E402
 from scatgen.synthesis.images.statistics import image_statistics, moment_errors  # noqa: E402
 from scatgen.synthesis.images.textures import load_texture  # noqa: E402
 from scatgen.viz import plots  # noqa: E402
+from scatgen.viz.numbers import format_value  # noqa: E402
 
 LABELS = {"gaussian": "gaussian", "scattering": "scattering", "phase_harmonic": "phase harmonic",
           "portilla_simoncelli": "Portilla-Simoncelli (plenoptic)", "pywph": "phase harmonics (pywph)"}
@@ -46,13 +47,6 @@ class Settings:
     evaluations: int = 50   # loss+gradient evaluations per sample, every model
     seed: int = 0
     device: str = "cpu"
-
-
-def three(x: float) -> str:
-    """3 significant figures (an integer as it is)."""
-    if isinstance(x, (int, np.integer)) or (float(x).is_integer() and abs(x) >= 100):
-        return f"{int(x):d}"
-    return f"{x:.3g}"
 
 
 def synthesize_with(model: str, target: torch.Tensor, s: Settings) -> tuple[Synthesis, int]:
@@ -146,11 +140,11 @@ def table(results: dict[str, dict], models: list[str], judges: list[str]) -> lis
     def table_cell(m: str, key: str) -> str:
         r = results[m]
         if key in ("n_moments", "evaluations", "iterations", "seconds_per_sample", "final_loss"):
-            return three(r[key]) if key in r else "-"
+            return format_value(r[key]) if key in r else "-"
         if key not in r["scores"]:
             return "-"
         mean, spread = r["scores"][key]
-        return f"{three(mean)} ± {three(spread)}"
+        return f"{format_value(mean)} ± {format_value(spread)}"
 
     rows = [("moments (free)", "n_moments"), ("loss+gradient evaluations per sample", "evaluations"),
             ("optimiser iterations per sample", "iterations"), ("final loss (its own)", "final_loss")]
@@ -169,7 +163,7 @@ def compare(results: dict[str, dict[str, dict]], ours: str, anchor: str) -> str:
         for name, key in HELD_OUT:
             (a, sa), (b, sb) = r[ours]["scores"][key], r[anchor]["scores"][key]
             verdict = "equal" if abs(a - b) <= sa + sb else ("better" if a < b else "worse")
-            tally[verdict].append(f"{texture} {name.split(': ')[-1]} {three(a)} vs {three(b)}")
+            tally[verdict].append(f"{texture} {name.split(': ')[-1]} {format_value(a)} vs {format_value(b)}")
     total = sum(len(v) for v in tally.values())
     return (f"- **scatgen {LABELS[ours]} against {LABELS[anchor]}** ({total} comparisons: {len(results)} textures x "
             f"{len(HELD_OUT)} held-out statistics): better on {len(tally['better'])}, equal within the spread on "
@@ -185,7 +179,7 @@ def findings(results: dict[str, dict[str, dict]], models: list[str], evaluations
                   if r["gaussian"]["scores"]["spectrum_error"][0] > r[EXACT]["scores"]["spectrum_error"][0] + 0.05]
         lines.append("- **The Gaussian model** " + (f"does not reach the exact answer on {', '.join(missed)}"
                      if missed else "reaches the exact answer") + ": log radial spectrum error " + ", ".join(
-                     f"{t} {three(r['gaussian']['scores']['spectrum_error'][0])}" for t, r in results.items()) + ".")
+                     f"{t} {format_value(r['gaussian']['scores']['spectrum_error'][0])}" for t, r in results.items()) + ".")
     anchor_models = [m for m in models if m in anchors.ANCHORS]
     for ours in ("scattering", "phase_harmonic"):
         if ours in models:
@@ -209,9 +203,9 @@ def findings(results: dict[str, dict[str, dict]], models: list[str], evaluations
     for m in models:
         first = next(iter(results.values()))[m]
         lines.append(f"- {LABELS[m]}: {first['n_moments']:,} moments, "
-                     f"{three(np.mean([r[m]['seconds_per_sample'] for r in results.values()]))} s per sample, "
+                     f"{format_value(np.mean([r[m]['seconds_per_sample'] for r in results.values()]))} s per sample, "
                      "held-out orientation TV " + ", ".join(
-                         f"{t} {three(r[m]['scores']['heldout/orientation_tv'][0])}" for t, r in results.items()) + ".")
+                         f"{t} {format_value(r[m]['scores']['heldout/orientation_tv'][0])}" for t, r in results.items()) + ".")
     return lines
 
 
