@@ -23,6 +23,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from scatgen.viz.numbers import format_value
+
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES: dict[str, list[str]] = {
     "dcgan": ["model=gan"],
@@ -84,7 +86,7 @@ def main() -> None:
     print("| recipe | overrides | epochs | seed | training (s) | " + " | ".join(c for c, _ in COLUMNS) + " |")
     print("|" + " --- |" * (5 + len(COLUMNS)))
     for (recipe, seed), m in zip(pairs, results):
-        cells = [f"{m[k]:.3g}" if isinstance(m.get(k), float) else str(m.get(k, "-")) for _, k in COLUMNS]
+        cells = [format_value(m.get(k)) for _, k in COLUMNS]
         print(f"| {recipe} | {' '.join(RECIPES[recipe]) or '-'} | {args.epochs} | {seed} | "
               f"{m.get('train_seconds', 0):.0f} | " + " | ".join(cells) + " |")
 

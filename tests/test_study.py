@@ -188,3 +188,9 @@ def test_the_answer_follows_the_numbers():
     strong_gan = findings(_fake_runs(gan={"per_mode/psnr_median": 31.0}, scattering={}))
     assert "below the other models' medians" in strong_gan and "still above" not in strong_gan
     assert "image quality:* not shown" in collapsed and "artefacts rather than detail" in collapsed
+
+
+def test_gan_recipe_search_names_an_unknown_recipe_in_one_line():
+    r = _run([ROOT / "scripts/gan_recipes.py", "--recipes", "sngan,sngann"])
+    assert r.returncode == 2
+    assert "'sngann' is not a recipe; choose from dcgan, sngan," in r.stderr.strip().splitlines()[-1]
