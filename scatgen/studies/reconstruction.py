@@ -19,10 +19,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from torchmetrics.functional.image import peak_signal_noise_ratio
-
-from scatgen.data.datasets import to_unit
-from scatgen.metrics.reconstruction import HIGH_FREQUENCY, radial_power_spectrum, high_frequency_ratio, summarise
+from scatgen.metrics.reconstruction import (HIGH_FREQUENCY, high_frequency_ratio, radial_power_spectrum,
+                                            reconstruction_scores, summarise)
 from scatgen.studies.context import StudyContext
 from scatgen.viz import plots
 from scatgen.viz.grids import save_png, side_by_side
@@ -89,14 +87,9 @@ def inversion_control(ctx: StudyContext, batch: int = 64) -> None:
     if not getattr(ctx.model, "reconstructs_by_inversion", False):
         return
     own = ctx.model.sample(len(ctx.reconstruction("test")["psnr"]), ctx.settings.seed + 1, precision=ctx.precision)
-    psnr = []
-    for i in range(0, len(own), batch):
-        x = own[i:i + batch].to(ctx.device)
-        with ctx.precision():
-            x_hat = ctx.model.reconstruct([x]).float().clamp(-1, 1)
-        psnr.append(peak_signal_noise_ratio(to_unit(x_hat), to_unit(x), data_range=1.0, reduction="none",
-                                            dim=(1, 2, 3)).cpu())
-    own_psnr, test_psnr = torch.cat(psnr), ctx.reconstruction("test")["psnr"]
+    batches = [[own[i:i + batch]] for i in range(0, len(own), batch)]  # scored as the test split is
+    own_psnr = reconstruction_scores(ctx.model, batches, "invert own samples", ctx.precision)["psnr"]
+    test_psnr = ctx.reconstruction("test")["psnr"]
     own_median = float(own_psnr.median())
     ctx.metrics.update({"inversion/own_psnr_median": own_median, "inversion/test_psnr_median": float(test_psnr.median()),
                         "inversion/n_own": len(own_psnr)})
