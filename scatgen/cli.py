@@ -7,7 +7,9 @@ and a multirun that reports each job (``SweepSummary``).
 - an unknown config choice (``data=celebaa``): the choices;
 - an unknown key (``trainer.max_epoch=3``): the nearest valid key, instead of Hydra's advice to
   add ``+trainer.max_epoch``, which then fails inside the trainer;
-- a value of the wrong type (``trainer.max_epochs=abc``);
+- a value of the wrong type (``trainer.max_epochs=abc``).
+The schemas (``scatgen/schemas.py``) find the last three as the config composes; this module
+only says Hydra's and OmegaConf's errors in one line;
 - ``ckpt_path=`` of a run: the run resumes *in its own directory* (``hydra.run.dir`` is set to it
   unless given), so its checkpoints, CSV history and ``metrics.json`` stay in one place.
 """
@@ -27,7 +29,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from scatgen.config import CONF_DIR, check_group_choices, check_ranges, check_types
+from scatgen.config import CONF_DIR, check_ranges
 from scatgen.devices import check_precision_override
 from scatgen.errors import NO_SPACE, ConfigError, UserError, disk_full
 
@@ -138,18 +140,53 @@ def _plain_overrides(args: list[str]) -> list[str]:
     return out
 
 
+TYPE_WORDS = {"Integer": ("an integer", "12"), "Float": ("a number", "0.001"), "Boolean": ("true or false", "true"),
+              "String": ("a string", "name")}
+
+
+def wrong_type(error) -> str | None:
+    """OmegaConf's ``ValidationError`` of a schema in one line: ``trainer.max_epochs='abc' is not
+    an integer; give e.g. trainer.max_epochs=12``."""
+    text = str(getattr(error, "msg", None) or error)
+    found = re.search(r"Value '(.*)' of type '\w+' could not be converted to (\w+)", text) or \
+        re.search(r"Value '(.*)' is not a valid (bool)", text)
+    key = getattr(error, "full_key", None)
+    if not found or not key:
+        return None
+    value, kind = found.groups()
+    word, example = TYPE_WORDS.get("Boolean" if kind == "bool" else kind, (f"of type {kind}", "..."))
+    return f"{key}={value!r} is not {word}; give e.g. {key}={example}"
+
+
+def unknown_choice(error, conf_dir: Path) -> str | None:
+    """Hydra's missing group choice (``data=celebaa``) in one line, with the choices."""
+    found = re.search(r"Could not find '([^']+)/([^'/]+)'", str(error))
+    if not found:
+        return None
+    group, value = found.groups()
+    choices = re.findall(r"^\t(\S+)$", str(error).split("Config search path")[0], re.M)
+    noun = "data set" if group == "data" else f"{group} config"
+    return f"{group}={value}: unknown {noun}; choose one of {', '.join(choices)} (files in {conf_dir / group})"
+
+
 def check_overrides(args: list[str], config_name: str, conf_dir: Path = CONF_DIR) -> None:
-    """Compose the config with the command line's overrides: unknown keys and wrong types fail
-    here in one line, before Hydra starts the run."""
+    """Compose the config with the command line's overrides, checked by the schemas
+    (``scatgen/schemas.py``): an unknown choice or key, or a value of the wrong type, fails here in
+    one line, before Hydra starts the run."""
     from hydra import compose, initialize_config_dir
-    from hydra.errors import ConfigCompositionException, OverrideParseException
+    from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 
     overrides = _plain_overrides(args)
     try:
         with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
             try:
                 cfg = compose(config_name, overrides=overrides)
+            except MissingConfigException as err:
+                raise ConfigError(unknown_choice(err, conf_dir) or str(err).splitlines()[0]) from None
             except (ConfigCompositionException, OverrideParseException) as err:
+                line = wrong_type(err.__cause__)
+                if line:
+                    raise ConfigError(line) from None
                 text = str(err) + " " + str(err.__cause__ or "")
                 missing = re.search(r"Could not (?:override|append to config\.) '([^']+)'", text) or \
                     re.search(r"Key '([^']+)' is not in struct", text)
@@ -160,7 +197,6 @@ def check_overrides(args: list[str], config_name: str, conf_dir: Path = CONF_DIR
                 raise ConfigError(nearest_key(base, key)) from None
     except ValueError as err:  # hydra's own checks of the config directory
         raise ConfigError(str(err).splitlines()[0]) from None
-    check_types(cfg)
     check_ranges(cfg)
     if not any(a.startswith(("hydra.run.dir=", "hydra.sweep.dir=")) for a in args):
         check_writable(cfg)
@@ -203,8 +239,6 @@ def check_command_line(config_name: str = "train", conf_dir: Path = CONF_DIR) ->
     """Everything that can fail on the command line alone, before Hydra composes and starts."""
     args = sys.argv[1:]
     check_precision_override()
-    if config_name == "train":
-        check_group_choices(args)
     check_overrides(args, config_name, conf_dir)
     if config_name == "train":
         sys.argv[1:] = resume_in_place(args)

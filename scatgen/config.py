@@ -13,6 +13,7 @@ from scatgen.scattering.transform import check_scattering_config
 from scatgen.scattering.shapes import scattering_out_shape
 from scatgen.encoding.whitening import check_whitening_config, default_components
 from scatgen.errors import ConfigError
+from scatgen.schemas import register as register_schemas
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
@@ -24,60 +25,17 @@ def project_root() -> str:
 
 
 OmegaConf.register_new_resolver("project_root", project_root, replace=True)
-CHECKED_GROUPS = ("data", "encoder", "whitening", "model", "trainer", "logger", "callbacks", "experiment", "hparams_search")
+register_schemas()
 
 
-# ${cpu_precision:}: bf16-mixed where bf16 is measurably faster on this CPU, else 32-true
+# ${cpu_precision:}: the trainer's precision in run configs saved before `precision: auto`
+# (conf/trainer/cpu.yaml), so that evaluate.py still reads them; new configs do not use it
 OmegaConf.register_new_resolver("cpu_precision", cpu_precision, replace=True)
 
 
 def model_uses_codes(cfg: DictConfig) -> bool:
     """Whether the model trains on cached scattering codes (its class says so)."""
     return bool(getattr(get_class(cfg.model._target_), "uses_codes", False))
-
-
-def check_group_choices(overrides: list[str], conf_dir: Path = CONF_DIR) -> None:
-    """``data=celebaa`` on the command line -> one line naming the choices, before Hydra composes."""
-    for item in overrides:
-        key, sep, value = item.lstrip("+~").partition("=")
-        if not sep or key not in CHECKED_GROUPS or value in ("", "null") or "," in value or "(" in value:
-            continue
-        group = conf_dir / key
-        if not (group / f"{value}.yaml").exists():
-            choices = sorted(p.stem for p in group.glob("*.yaml"))
-            noun = "data set" if key == "data" else f"{key} config"
-            raise ConfigError(f"{key}={value}: unknown {noun}; choose one of {', '.join(choices)} (files in {group})")
-
-
-# Settings whose type is known: a wrong one fails before any work, not inside the trainer.
-TYPED = {
-    "seed": (int, type(None)), "trainer.max_epochs": int, "trainer.max_steps": int,
-    "trainer.log_every_n_steps": int, "trainer.check_val_every_n_epoch": int,
-    "data.image_size": int, "data.n_train": (int, type(None)), "data.n_test": (int, type(None)),
-    "data.batch_size": int, "data.val_size": (int, type(None)), "data.num_workers": int, "data.encode_batch_size": int,
-    "encoder.J": int, "encoder.L": int, "encoder.max_order": int, "whitening.n_components": (int, type(None)),
-    "whitening.eps": (float, int), "model.generator.width": int, "model.latent_dim": int,
-    "model.optimizer.lr": (float, int), "model.optimizer_g.lr": (float, int), "model.optimizer_d.lr": (float, int),
-    "model.beta": (float, int), "study.n_samples": int, "study.eval_limit": (int, type(None)),
-}
-TYPE_NAMES = {int: "an integer", float: "a number", type(None): "null"}
-
-
-def check_types(cfg: DictConfig) -> None:
-    """``trainer.max_epochs=abc`` -> one line naming the key, the value and the type expected."""
-    absent = object()
-    for key, types in TYPED.items():
-        try:
-            value = OmegaConf.select(cfg, key, default=absent)
-        except Exception:  # an interpolation that only resolves inside a run (e.g. ${hydra:...})
-            continue
-        types = types if isinstance(types, tuple) else (types,)
-        if value is absent:
-            continue
-        if isinstance(value, bool) or not isinstance(value, types):
-            expected = " or ".join(TYPE_NAMES.get(t, t.__name__) for t in types)
-            raise ConfigError(f"{key}={value!r} is not {expected}; give e.g. {key}="
-                              f"{'12' if int in types else '0.001'}")
 
 
 def check_ranges(cfg: DictConfig) -> None:
@@ -98,7 +56,6 @@ def check_ranges(cfg: DictConfig) -> None:
 
 def validate(cfg: DictConfig) -> None:
     """Check the combinations that would otherwise fail minutes into a run."""
-    check_types(cfg)
     check_ranges(cfg)
     data = cfg.data
     size = data.image_size

@@ -153,9 +153,18 @@ def cpu_precision() -> str:
     return known[key]["precision"]
 
 
+def trainer_precision(precision: str | int | None, accelerator: str | None = "cpu") -> str | int | None:
+    """The trainer's ``precision`` as Lightning takes it: ``auto`` (``conf/trainer/cpu.yaml``) is
+    measured on a CPU (``cpu_precision``, cached per machine) and ``bf16-mixed`` on a GPU; any
+    other value as given.  Called where the trainer is built, so composing a config measures nothing."""
+    if str(precision) != "auto":
+        return precision
+    return cpu_precision() if resolve_device(None, accelerator).type == "cpu" else "bf16-mixed"
+
+
 def bf16_is_fast() -> bool:
     return cpu_precision() == "bf16-mixed"
 
 
-__all__ = ["resolve_device", "cpu_precision", "bf16_is_fast", "measure_bf16_speedup", "choose_precision",
+__all__ = ["resolve_device", "cpu_precision", "trainer_precision", "bf16_is_fast", "measure_bf16_speedup", "choose_precision",
            "check_precision_override"]

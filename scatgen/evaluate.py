@@ -14,7 +14,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from scatgen.devices import resolve_device
+from scatgen.devices import resolve_device, trainer_precision
 from scatgen.errors import UserError
 from scatgen.factory import build, code_cache
 from scatgen.storage.artefacts import write_json
@@ -70,7 +70,8 @@ def evaluate_checkpoint(ckpt_path: str | Path | None, out_dir: str | Path, cfg: 
         raise UserError("ckpt_path is missing: python scripts/evaluate.py ckpt_path=logs/train/runs/<time>/checkpoints/last.ckpt")
     run_cfg, datamodule, model = load_model(ckpt_path, cfg.get("device", "cpu"))
     out_dir = Path(out_dir)
-    trained_in = str(OmegaConf.select(run_cfg, "trainer.precision", default="32-true"))
+    trained_in = str(trainer_precision(OmegaConf.select(run_cfg, "trainer.precision", default="32-true"),
+                                       OmegaConf.select(run_cfg, "trainer.accelerator", default="cpu")))
     extra = {"run_dir": str(run_dir_of(ckpt_path)), "ckpt_path": str(ckpt_path), "seed": run_cfg.get("seed"),
              "epochs": OmegaConf.select(run_cfg, "trainer.max_epochs"), "precision": trained_in}
     # study.cache_dir if given, else the run's own cache (where its mode classifier already is)

@@ -1,7 +1,7 @@
 """The objects a run is made of, from the composed config: the data module (``data.module``, which
 the YAML gives only what its constructor takes; the data-level settings such as ``data.image_size``
 feed it by interpolation), the model with its encoder ``S_J`` and whitening ``L``, and the code
-cache of the encoding stage.  ``train.py`` (``scatgen.pipeline``) and ``evaluate.py`` both build
+cache of the encoding stage, and the trainer.  ``train.py`` (``scatgen.pipeline``) and ``evaluate.py`` both build
 through here."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from scatgen.config import model_uses_codes
-from scatgen.devices import resolve_device
+from scatgen.devices import resolve_device, trainer_precision
 from scatgen.encoding.code_cache import CodeCache
 
 
@@ -26,6 +26,13 @@ def build(cfg: DictConfig):
     else:
         model = instantiate(cfg.model)
     return datamodule, model
+
+
+def build_trainer(cfg: DictConfig, **kwargs):
+    """The Lightning trainer of ``cfg.trainer``; ``precision: auto`` is measured here, once per
+    machine (``trainer_precision``), not while the config resolves."""
+    precision = trainer_precision(cfg.trainer.precision, cfg.trainer.accelerator)
+    return instantiate(cfg.trainer, precision=precision, **kwargs)
 
 
 def encode_device(cfg: DictConfig) -> torch.device:

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.syntax import Syntax
 
 from scatgen.config import validate
-from scatgen.factory import build, code_cache
+from scatgen.factory import build, build_trainer, code_cache
 from scatgen.storage.artefacts import write_json
 from scatgen.studies.context import precision_context
 from scatgen.studies.study import TRAINING_PARTS, StudySettings, run_study
@@ -65,7 +65,7 @@ def train(cfg: DictConfig) -> float | None:
     datamodule, model = build(cfg)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers, default_root_dir=str(out_dir))
+    trainer: L.Trainer = build_trainer(cfg, callbacks=callbacks, logger=loggers, default_root_dir=str(out_dir))
     for logger in loggers:  # the whole resolved config, not only the model's hyper-parameters
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     if trainer.world_size > 1:

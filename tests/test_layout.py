@@ -16,7 +16,7 @@ LAYERS = {
     "scatgen": 0, "scatgen.errors": 0, "scatgen.devices": 0, "scatgen.storage": 0,
     "scatgen.data": 1, "scatgen.viz": 2, "scatgen.scattering": 3, "scatgen.encoding": 3.5, "scatgen.models": 4, "scatgen.metrics": 5,
     "scatgen.studies": 6, "scatgen.synthesis": 6,
-    "scatgen.config": 7, "scatgen.training": 7, "scatgen.factory": 8, "scatgen.cli": 8, "scatgen.pipeline": 9,
+    "scatgen.config": 7, "scatgen.schemas": 7, "scatgen.training": 7, "scatgen.factory": 8, "scatgen.cli": 8, "scatgen.pipeline": 9,
     "scatgen.evaluate": 9,
     "scatgen.compare": 10,
 }

@@ -7,9 +7,10 @@ import torch
 from hydra.utils import instantiate
 
 from conftest import ROOT, compose_cfg
-from scatgen.config import ConfigError, check_group_choices, validate
+from scatgen.cli import check_overrides
+from scatgen.config import ConfigError, validate
 from scatgen.metrics.reconstruction import reconstruction_scores
-from scatgen.factory import build
+from scatgen.factory import build, build_trainer
 from scatgen.pipeline import encode, train
 
 GROUPS = {
@@ -33,7 +34,7 @@ def test_every_config_group_composes_and_instantiates(tmp_path, group, choice):
         instantiate(c)
     datamodule, model = build(cfg)
     assert model.generator.z_dim == model.whitening.z_dim == 48
-    instantiate(cfg.trainer, logger=False)
+    build_trainer(cfg, logger=False)
 
 
 def test_training_learns_and_writes_the_run(tmp_path):
@@ -87,7 +88,7 @@ def test_impossible_configs_fail_early(tmp_path, overrides, message):
 
 def test_unknown_data_set_name_is_one_line():
     with pytest.raises(ConfigError, match=r"data=celebaa: unknown data set; choose one of .*polygons"):
-        check_group_choices(["data=celebaa"])
+        check_overrides(["data=celebaa"], "train")
     proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "data=celebaa"], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "unknown data set" in proc.stderr

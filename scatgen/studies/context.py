@@ -10,65 +10,17 @@ training rows alone: train.py's final evaluation scores the first 2,048).
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
 
 from scatgen.data.datasets import images_to_tensor
 from scatgen.metrics.features import ScatteringFeatures
 from scatgen.metrics.reconstruction import reconstruction_scores
 from scatgen.models.components.priors import LatentPrior, make_prior
-
-
-@dataclass
-class StudySettings:
-    """The knobs of the study (``conf/study/default.yaml``)."""
-    parts: tuple[str, ...] = ("reconstruction", "per_mode", "inversion_control", "resolution", "interpolation", "samples",
-                              "distribution",
-                              "modes", "samplers", "memorisation")
-    n_samples: int = 2048
-    n_pairs: int = 8
-    steps: int = 10
-    seed: int = 0
-    eval_limit: int | None = None
-    train_eval_limit: int | None = None
-    feature_J: int = 3
-    feature_L: int = 8
-    feature_components: int | None = 64
-    precision_recall_k: int = 3
-    density_coverage_k: int = 5
-    kid_subset_size: int = 1000
-    classifier_steps: int = 2000
-    shipped_classifier: bool = True
-    min_classifier_accuracy: float = 0.95
-    mode_min_count: int = 10
-    mode_samples: int = 10000
-    mode_confidence: float = 0.9
-    forgotten_db: float = 3.0
-    samplers: tuple[str, ...] = ("gaussian", "gmm", "empirical")
-    gmm_components: int = 48
-    gmm_covariance: str = "diag"
-    empirical_noise: float = 0.1
-    cache_dir: str = "data/cache"
-    extra: dict = field(default_factory=dict)
-
-    @classmethod
-    def from_config(cls, node: DictConfig | dict | None, **overrides) -> "StudySettings":
-        values = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            from scatgen.errors import ConfigError
-
-            raise ConfigError(f"study.{unknown[0]} is not a study setting; known: {', '.join(sorted(known))}")
-        for key in ("parts", "samplers"):
-            if key in values:
-                values[key] = tuple(values[key])
-        return cls(**values)
+from scatgen.studies.settings import StudySettings
 
 
 def precision_context(precision: str, device: torch.device | str):

@@ -1,0 +1,71 @@
+"""The settings are checked by their schemas (``scatgen/schemas.py``) as the config composes, and
+Hydra's and OmegaConf's errors come out in one line.
+
+Planted bugs they catch: the schema line taken out of ``conf/model/inverse_scattering.yaml``'s
+defaults (``model.optimizer.lr=abc`` composed); hydra-zen's untyped ``int | None`` left as is
+(``whitening.n_components=abc`` composed); ``precision: ${cpu_precision:}`` back in
+``conf/trainer/cpu.yaml`` (resolving the config measured)."""
+
+import pytest
+from omegaconf import OmegaConf
+
+from conftest import compose_cfg
+from scatgen import devices
+from scatgen.cli import check_overrides
+from scatgen.errors import ConfigError
+from scatgen.studies.settings import StudySettings
+
+
+@pytest.mark.parametrize("overrides,line", [
+    (["trainer.max_epochs=abc"], "trainer.max_epochs='abc' is not an integer; give e.g. trainer.max_epochs=12"),
+    (["seed=abc"], "seed='abc' is not an integer"),
+    (["data.n_train=1.5"], "data.n_train='1.5' is not an integer"),
+    (["whitening.n_components=abc"], "whitening.n_components='abc' is not an integer"),
+    (["model.optimizer.lr=abc"], "model.optimizer.lr='abc' is not a number; give e.g. model.optimizer.lr=0.001"),
+    (["model=gan", "model.ema_decay=x"], "model.ema_decay='x' is not a number"),
+    (["model=vae", "model.encoder.width=wide"], "model.encoder.width='wide' is not an integer"),
+    (["study.shipped_classifier=maybe"], "study.shipped_classifier='maybe' is not true or false"),
+])
+def test_a_wrongly_typed_setting_of_any_group_is_one_line(overrides, line):
+    with pytest.raises(ConfigError) as err:
+        check_overrides(overrides, "train")
+    assert str(err.value).startswith(line) and "\n" not in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize("overrides,line", [
+    (["model.generator.widht=3"], "model.generator.widht is not a setting; did you mean model.generator.width?"),
+    (["study.n_sample=3"], "study.n_sample is not a setting; did you mean study.n_samples?"),
+    (["trainer=gpuu"], "trainer=gpuu: unknown trainer config; choose one of cpu, ddp, gpu"),
+])
+def test_an_unknown_key_or_choice_is_one_line(overrides, line):
+    with pytest.raises(ConfigError) as err:
+        check_overrides(overrides, "train")
+    assert str(err.value).startswith(line) and "\n" not in str(err.value), str(err.value)
+
+
+def test_composing_the_config_measures_nothing(tmp_path, monkeypatch):
+    """The precision is measured where the trainer is built (``trainer_precision``), not while the
+    config resolves."""
+    def measured():
+        raise AssertionError("the bf16 benchmark ran while the config resolved")
+
+    OmegaConf.register_new_resolver("cpu_precision", measured, replace=True)
+    try:
+        cfg = compose_cfg(tmp_path)
+        OmegaConf.to_container(cfg.trainer, resolve=True)
+    finally:
+        OmegaConf.register_new_resolver("cpu_precision", devices.cpu_precision, replace=True)
+    assert cfg.trainer.precision == "auto"
+    monkeypatch.setattr(devices, "cpu_precision", lambda: "32-true")
+    assert devices.trainer_precision("auto", "cpu") == "32-true"
+    assert devices.trainer_precision("bf16-mixed", "cpu") == "bf16-mixed"
+
+
+def test_the_study_settings_have_one_source(tmp_path):
+    """``conf/study/default.yaml`` repeats no default of ``StudySettings``: the composed node is the
+    dataclass's defaults, but for the config tree's cache folder."""
+    cfg = compose_cfg(tmp_path, tiny=False)
+    composed = StudySettings.from_config(cfg.study)
+    defaults = StudySettings(cache_dir=composed.cache_dir, train_eval_limit=2048)  # train.yaml's own setting
+    assert composed == StudySettings.from_config(OmegaConf.structured(defaults))
+    assert composed.cache_dir == cfg.paths.cache_dir
