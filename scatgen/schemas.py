@@ -20,6 +20,7 @@ import lightning.pytorch as L
 import torch
 from hydra.core.config_store import ConfigStore
 from hydra_zen import builds
+from omegaconf import MISSING
 
 from scatgen.encoding.whitening import PCAWhitening
 from scatgen.models.components.augment import DiffAugment
@@ -32,41 +33,42 @@ from scatgen.scattering.transform import Scattering
 from scatgen.studies.settings import StudySettings
 
 
+# Settings that are no constructor's: keys and types only (``MISSING``), the values are the YAML's.
 @dataclass
 class DataSettings:
     """``data``: what every data set shares (values in ``conf/shared/data_loader.yaml`` and the data
     set's own file); ``source`` and ``module`` are instantiated."""
-    source: Any = None
-    module: Any = None
-    root: str = "data"
-    image_size: int = 64
-    n_train: Optional[int] = None
-    n_test: Optional[int] = None
-    seed: int = 0
-    batch_size: int = 32
-    num_workers: int = 0
-    shuffle_seed: int = 0
-    val_size: Optional[int] = None
-    cache_dir: str = "data/cache"
-    code_dtype: str = "float32"
-    encode_batch_size: int = 64
-    encode_device: Optional[str] = None
+    source: Any = MISSING
+    module: Any = MISSING
+    root: str = MISSING
+    image_size: int = MISSING
+    n_train: Optional[int] = MISSING
+    n_test: Optional[int] = MISSING
+    seed: int = 0  # only the procedural and seeded splits read it (conf/data/celeba.yaml has none)
+    batch_size: int = MISSING
+    num_workers: int = MISSING
+    shuffle_seed: int = MISSING
+    val_size: Optional[int] = MISSING
+    cache_dir: str = MISSING
+    code_dtype: str = MISSING
+    encode_batch_size: int = MISSING
+    encode_device: Optional[str] = MISSING
 
 
 @dataclass
 class CelebASettings(DataSettings):
     """``data=celeba``: the centre crop of the aligned faces, and torchvision's download."""
-    crop: int = 148
-    download: bool = False
+    crop: int = MISSING
+    download: bool = MISSING
 
 
 @dataclass
 class TrainSettings:
     """The root of ``conf/train.yaml``: its own keys typed, the groups checked by their schemas."""
-    task_name: str = "train"
-    seed: Optional[int] = 0
-    ckpt_path: Optional[str] = None
-    optimized_metric: Optional[str] = "val/psnr"
+    task_name: str = MISSING
+    seed: Optional[int] = MISSING
+    ckpt_path: Optional[str] = MISSING
+    optimized_metric: Optional[str] = MISSING
     data: Any = None
     encoder: Any = None
     whitening: Any = None
@@ -79,6 +81,35 @@ class TrainSettings:
 
 
 PRIMITIVES = (int, float, bool, str)
+
+
+@dataclass
+class SynthesisSettings:
+    """What ``conf/synthesize/synthesize.yaml`` and ``synthesize_audio.yaml`` share (``scripts/synthesize*.py``)."""
+    task_name: str = MISSING
+    texture: str = MISSING
+    model: str = MISSING
+    J: int = MISSING
+    n_samples: int = MISSING
+    iterations: int = MISSING
+    restarts: int = MISSING
+    seed: int = MISSING
+    device: str = MISSING
+    paths: Any = None
+
+
+@dataclass
+class ImageSynthesisSettings(SynthesisSettings):
+    size: int = MISSING
+    L: int = MISSING
+    backend: str = MISSING
+
+
+@dataclass
+class SoundSynthesisSettings(SynthesisSettings):
+    duration: float = MISSING
+    sample_rate: int = MISSING
+    Q: int = MISSING
 
 
 def _optional_primitive(annotation) -> Any:
@@ -119,6 +150,8 @@ SCHEMAS = {
     "gan": schema_of(GAN, hydra_convert="all"),
     "study": StudySettings,
     "train": TrainSettings,
+    "synthesize": ImageSynthesisSettings,
+    "synthesize_audio": SoundSynthesisSettings,
 }
 
 

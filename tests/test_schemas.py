@@ -69,3 +69,12 @@ def test_the_study_settings_have_one_source(tmp_path):
     defaults = StudySettings(cache_dir=composed.cache_dir, train_eval_limit=2048)  # train.yaml's own setting
     assert composed == StudySettings.from_config(OmegaConf.structured(defaults))
     assert composed.cache_dir == cfg.paths.cache_dir
+
+
+def test_the_synthesis_scripts_settings_are_typed_too():
+    from scatgen.config import CONF_DIR
+
+    with pytest.raises(ConfigError, match=r"^Q='x' is not an integer; give e.g. Q=12$"):
+        check_overrides(["Q=x"], "synthesize_audio", CONF_DIR / "synthesize")
+    with pytest.raises(ConfigError, match=r"^duration='long' is not a number"):
+        check_overrides(["duration=long"], "synthesize_audio", CONF_DIR / "synthesize")
