@@ -36,6 +36,7 @@ RECIPES: dict[str, list[str]] = {
     "sngan_noaug_lr4": ["model.augment=null", "model.optimizer_d.lr=4e-4", "model.optimizer_g.lr=4e-4"],
     "sngan_noaug_ns": ["model.augment=null", "model.loss=non_saturating"],
     "sngan_translate": ["model.augment.cutout=0"],
+    "sngan_noaug_r1": ["model.augment=null", "model.r1_gamma=0.1"],
 }
 COLUMNS = [("confident (>= 0.9)", "modes/good_fraction"), ("precision", "sample/precision"),
            ("recall", "sample/recall"), ("confident modes (k=10)", "modes/modes_covered"),

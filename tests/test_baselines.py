@@ -150,3 +150,19 @@ def test_diffaugment_translates_and_cuts_out_with_gradients():
     y = x.clone().requires_grad_(True)
     DiffAugment(0.125, 0.5)(y).sum().backward()
     assert y.grad is not None and 0 < float(y.grad.mean()) < 1
+
+
+def test_r1_penalises_the_squared_gradient_of_d_on_real_images():
+    """For D(x) = sum(w * x^2 / 2) the gradient is w * x, so R1 = mean_i ||w * x_i||^2, and its own
+    gradient reaches D's weights (the D step descends it).  Planted bugs it catches: the norm not
+    squared; the gradient taken without ``create_graph`` (no gradient to ``w``)."""
+    from scatgen.models.gan import r1_penalty
+
+    torch.manual_seed(0)
+    w = torch.rand(3, 4, 4, requires_grad=True)
+    x = torch.randn(5, 3, 4, 4)
+    penalty = r1_penalty(lambda v: (w * v.square() / 2).flatten(1).sum(1), torch.nn.Identity(), x)
+    expected = (w.detach() * x).square().flatten(1).sum(1).mean()
+    assert torch.allclose(penalty, expected, rtol=1e-5)
+    penalty.backward()
+    assert torch.allclose(w.grad, (2 * w.detach() * x.square()).mean(0), rtol=1e-4)

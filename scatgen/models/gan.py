@@ -9,7 +9,8 @@ Manual optimisation (Lightning 2): per batch one discriminator step on real ``x`
 and fake images alike before D.  With ``ema_decay``, ``generator`` holds the moving average
 ``G_ema <- d G_ema + (1 - d) G`` of the trained weights ``generator_online`` (``d`` ramped up as
 ``min(ema_decay, (1 + t) / (10 + t))``; batch-norm statistics copied), and sampling, inversion and
-evaluation use ``G_ema``.  Without an encoder, reconstructions come from latent inversion.
+evaluation use ``G_ema``.  ``r1_gamma > 0`` adds the lazy R1 penalty on real images to D's loss (measured in
+README's recipe table).  Without an encoder, reconstructions come from latent inversion.
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ from scatgen.models.components.inversion import invert_latents
 ADVERSARIAL = ("non_saturating", "hinge")
 
 
+def r1_penalty(discriminator: Callable, augment: Callable, real: torch.Tensor) -> torch.Tensor:
+    """``E_x ||grad_x D(augment(x))||^2`` over the batch (differentiable: the D step descends it)."""
+    real = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(discriminator(augment(real)).float().sum(), real, create_graph=True)
+    return grad.float().square().flatten(1).sum(1).mean()
+
+
 class GAN(GenerativeModel):
     uses_codes = False
     reconstructs_by_inversion = True  # the study's inversion control applies
@@ -36,7 +44,8 @@ class GAN(GenerativeModel):
     def __init__(self, generator: Callable[..., Generator], discriminator: Callable[..., ConvEncoder], latent_dim: int,
                  optimizer_g: Callable, optimizer_d: Callable, loss: str = "non_saturating",
                  inversion: dict | None = None, val_inversion_images: int = 64, ema_decay: float | None = None,
-                 augment: Callable[[torch.Tensor], torch.Tensor] | None = None):
+                 augment: Callable[[torch.Tensor], torch.Tensor] | None = None, r1_gamma: float = 0.0,
+                 r1_interval: int = 16):
         super().__init__()
         if loss not in ADVERSARIAL:
             raise ValueError(f"model.loss={loss!r} is unknown; use one of {', '.join(ADVERSARIAL)}")
@@ -56,6 +65,10 @@ class GAN(GenerativeModel):
         self.optimizer_g, self.optimizer_d = optimizer_g, optimizer_d
         self.loss, self.inversion = loss, dict(inversion or {})
         self.val_inversion_images = val_inversion_images
+        if r1_gamma < 0 or r1_interval < 1:
+            raise ValueError(f"model.r1_gamma={r1_gamma}, model.r1_interval={r1_interval}: use r1_gamma >= 0 "
+                             "(0: no R1) and r1_interval >= 1")
+        self.r1_gamma, self.r1_interval = r1_gamma, r1_interval
 
     @property
     def trained_generator(self) -> Generator:
@@ -85,13 +98,21 @@ class GAN(GenerativeModel):
     def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
         return -fake.mean() if self.loss == "hinge" else F.softplus(-fake).mean()
 
+    def r1_loss(self, real: torch.Tensor) -> torch.Tensor:
+        """Lazy R1 (Mescheder et al. 2018; StyleGAN2's lazy form): ``gamma / 2 * interval * E||grad_x D(x)||^2``
+        on the real images every ``r1_interval`` discriminator steps, else 0."""
+        d_steps = self.global_step // 2
+        if self.r1_gamma == 0 or d_steps % self.r1_interval:
+            return real.new_zeros(())
+        return 0.5 * self.r1_gamma * self.r1_interval * r1_penalty(self.discriminator, self.augment, real)
+
     def training_step(self, batch, batch_idx):
         opt_d, opt_g = self.optimizers()
         x = self.batch_images(batch)
         z = torch.randn(x.shape[0], self.latent_dim, device=x.device)
         fake = self.trained_generator(z)
         loss_d = self.d_loss(self.discriminator(self.augment(x)).float(),
-                             self.discriminator(self.augment(fake.detach())).float())
+                             self.discriminator(self.augment(fake.detach())).float()) + self.r1_loss(x)
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(loss_d)
         opt_d.step()
