@@ -23,11 +23,6 @@ from scatgen.studies.study import StudySettings, precision_context, run_study, s
 
 log = logging.getLogger(__name__)
 
-FIGURES = ("samples", "samplers", "interpolations", "crossfades", "interpolation_smoothness", "psnr_histogram",
-           "reconstructions_test", "per_mode_psnr", "power_spectrum", "mode_histogram", "memorisation_pixel",
-           "nearest_neighbours")
-
-
 def run_dir_of(ckpt_path: str | Path) -> Path:
     """``<run>/checkpoints/last.ckpt`` -> ``<run>``."""
     ckpt = Path(ckpt_path)
@@ -96,5 +91,6 @@ def log_to_wandb(metrics: dict, out_dir: Path, mode: str, run_cfg: DictConfig) -
     run = wandb.init(project=project, mode=mode, dir=str(out_dir), job_type="evaluate",
                      config={"run": OmegaConf.to_container(run_cfg, resolve=False), "metrics_file": "metrics.json"})
     run.log({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
-    run.log({name: wandb.Image(str(out_dir / f"{name}.png")) for name in FIGURES if (out_dir / f"{name}.png").exists()})
+    run.log({name: wandb.Image(str(out_dir / f"{name}.png")) for name in metrics.get("figures", [])
+             if (out_dir / f"{name}.png").exists()})  # the figures the study's parts wrote
     run.finish()

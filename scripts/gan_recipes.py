@@ -23,7 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from scatgen.viz.numbers import format_value
+from scatgen.studies.metric_registry import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES: dict[str, list[str]] = {
@@ -38,9 +38,8 @@ RECIPES: dict[str, list[str]] = {
     "sngan_translate": ["model.augment.cutout=0"],
     "sngan_noaug_r1": ["model.augment=null", "model.r1_gamma=0.1"],
 }
-COLUMNS = [("confident (>= 0.9)", "modes/good_fraction"), ("precision", "sample/precision"),
-           ("recall", "sample/recall"), ("confident modes (k=10)", "modes/modes_covered"),
-           ("mode KL", "modes/kl")]
+COLUMNS = [REGISTRY[k] for k in ("modes/good_fraction", "sample/precision", "sample/recall", "modes/modes_covered",
+                                  "modes/kl")]
 
 
 def run_dir(recipe: str, seed: int, epochs: int) -> Path:
@@ -84,10 +83,10 @@ def main() -> None:
     threads = 1 if args.jobs > 1 else 2
     with ThreadPoolExecutor(args.jobs) as pool:
         results = list(pool.map(lambda p: train_and_score(*p, args.epochs, threads), pairs))
-    print("| recipe | overrides | epochs | seed | training (s) | " + " | ".join(c for c, _ in COLUMNS) + " |")
+    print("| recipe | overrides | epochs | seed | training (s) | " + " | ".join(c.heading(results[0] if results else None) for c in COLUMNS) + " |")
     print("|" + " --- |" * (5 + len(COLUMNS)))
     for (recipe, seed), m in zip(pairs, results):
-        cells = [format_value(m.get(k)) for _, k in COLUMNS]
+        cells = [c.cell(m) for c in COLUMNS]
         print(f"| {recipe} | {' '.join(RECIPES[recipe]) or '-'} | {args.epochs} | {seed} | "
               f"{m.get('train_seconds', 0):.0f} | " + " | ".join(cells) + " |")
 

@@ -71,7 +71,8 @@ def test_evaluate_and_compare_write_metrics_figures_and_report(tmp_path, model):
                 "mode_histogram", "memorisation_pixel", "nearest_neighbours", "reconstructions_test", "per_mode_psnr",
                 "power_spectrum"):
         assert (out / f"{png}.png").stat().st_size > 1000, png
-    assert "| test PSNR (dB) |" in (out / "summary.md").read_text()
+    assert "| test PSNR (dB) ↑ |" in (out / "summary.md").read_text()
+    assert all((out / f"{name}.png").exists() for name in m["figures"])  # what wandb logs
 
     report_dir = tmp_path / "report"
     r = _run([ROOT / "scripts/compare.py", f"runs=[{out}]", f"out_dir={report_dir}", f"paths.root_dir={tmp_path}",
@@ -79,7 +80,8 @@ def test_evaluate_and_compare_write_metrics_figures_and_report(tmp_path, model):
     assert r.returncode == 0, r.stderr[-2000:]
     report = (report_dir / "report.md").read_text()
     assert report.splitlines()[2].startswith("**Answer")  # the answer opens the report
-    assert "| modes covered (>= k confident samples) |" in report and "| forgotten modes (of 48) |" in report
+    assert "| modes of 48 covered (>= k confident samples) ↑ |" in report  # the count from the data source
+    assert "| forgotten modes of 48 (< median mode - 3 dB) ↓ |" in report
     assert (report_dir / "mode_histogram.png").exists() and (report_dir / "per_mode_psnr.png").exists()
 
 

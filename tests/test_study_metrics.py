@@ -175,3 +175,27 @@ def test_mode_coverage_counts_confident_samples_only_as_the_literature_does():
     assert mode_coverage(fake, real, min_count=21)["modes_covered"] == 0  # k: 20 confident samples are not 21
     none = mode_coverage(_probs(torch.zeros(50, dtype=torch.long), 0.5), real)
     assert none["modes_covered"] == 0 and none["kl"] is None and none["good_fraction"] == 0
+
+
+def test_the_summary_and_the_report_follow_the_metric_registry():
+    """A metric registered once (key, label, direction) is a row of ``summary.md`` and of the
+    report's table, with the data source's mode count in its label.  Planted bugs it catches: the
+    summary's own list of rows (a new metric missing); "of 48" written into a label (12 modes)."""
+    from pathlib import Path
+
+    from scatgen.studies import metric_registry as registry
+    from scatgen.studies.report import metric_table
+    from scatgen.studies.study import summary_markdown
+
+    m = {"model": "X", "test/psnr": 21.234, "data/n_modes": 12, "modes/modes_covered": 7, "new/score": 0.01234,
+         "figures": []}
+    registry.METRICS.append(registry.Metric("new/score", "a new score", "lower"))
+    try:
+        summary = summary_markdown(m)
+        table = "\n".join(metric_table({"X": [(Path("."), m)], "Y": [(Path("."), {**m, "new/score": 0.5})]}))
+    finally:
+        registry.METRICS.pop()
+    assert "| test PSNR (dB) ↑ | 21.2 |" in summary
+    assert "| modes of 12 covered (>= k confident samples) ↑ | 7 |" in summary
+    assert "| a new score ↓ | 0.0123 |" in summary
+    assert "| a new score ↓ | 0.0123 | 0.5 | - |" in table

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from scatgen.storage.artefacts import write_json
-from scatgen.studies.study import SUMMARY_ROWS, format_value
+from scatgen.studies.metric_registry import METRICS, section
+from scatgen.studies.study import format_value
 from scatgen.viz import plots
 
 MODEL_ORDER = ("InverseScattering", "VAE", "GAN")
@@ -52,34 +53,24 @@ def metric_table(runs) -> list[str]:
     first = next(iter(runs.values()))[0][1]
     lines = ["| metric | " + " | ".join(models) + " | real data (train vs test) |",
              "|---|" + "---|" * (len(models) + 1)]
-    for name, key in SUMMARY_ROWS:
-        if not any(key in m for rs in runs.values() for _, m in rs):
+    for metric in METRICS:
+        if not any(metric.key in m for rs in runs.values() for _, m in rs):
             continue
-        cells = [mean_spread(seed_values(runs, model, key)) for model in models]
-        ref = [m.get(key.replace("sample/", "data/")) for rs in runs.values() for _, m in rs] \
-            if key.startswith("sample/") else []
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {mean_spread(ref[:1]) if ref else '-'} |")
+        cells = [mean_spread(seed_values(runs, model, metric.key)) for model in models]
+        ref = [m.get(metric.reference) for rs in runs.values() for _, m in rs] if metric.reference else []
+        lines.append(f"| {metric.heading(first)} | " + " | ".join(cells) + f" | {mean_spread(ref[:1]) if ref else '-'} |")
     if "crossfade/jump" in first:
         lines.append("| pixel cross-fade: jump / path ratio | " + " | ".join(
             f"{format_value(rs[0][1]['crossfade/jump'])} / {format_value(rs[0][1]['crossfade/path_ratio'])}" for rs in runs.values()) + " | - |")
     return lines
 
 
-def per_mode_table(runs) -> list[str]:
-    rows = [("test PSNR, worst mode (dB)", "per_mode/psnr_min"), ("test PSNR, median mode (dB)", "per_mode/psnr_median"),
-            ("test PSNR, best mode (dB)", "per_mode/psnr_max"), ("forgotten modes (of 48)", "per_mode/forgotten"),
-            ("test SSIM, worst mode", "per_mode/ssim_min"), ("test images of the rarest mode", "per_mode/min_images")]
-    lines = ["| per mode (reconstruction) | " + " | ".join(runs) + " |", "|---|" + "---|" * len(runs)]
-    lines += [f"| {name} | " + " | ".join(mean_spread(seed_values(runs, m, key)) for m in runs) + " |" for name, key in rows]
-    return lines
-
-
-def resolution_table(runs) -> list[str]:
-    rows = [("high-frequency energy kept, reconstructions (r > 1/4)", "resolution/high_frequency_ratio"),
-            ("PSNR on edge pixels (dB)", "resolution/psnr_edges"), ("PSNR on flat pixels (dB)", "resolution/psnr_flat"),
-            ("high-frequency energy of samples / test images", "sample/high_frequency_ratio")]
-    lines = ["| resolution | " + " | ".join(runs) + " |", "|---|" + "---|" * len(runs)]
-    lines += [f"| {name} | " + " | ".join(mean_spread(seed_values(runs, m, key)) for m in runs) + " |" for name, key in rows]
+def section_table(runs, name: str, title: str) -> list[str]:
+    """One report section's metrics (``metric_registry.section``), a column per model."""
+    first = next(iter(runs.values()))[0][1]
+    lines = [f"| {title} | " + " | ".join(runs) + " |", "|---|" + "---|" * len(runs)]
+    lines += [f"| {metric.heading(first)} | " + " | ".join(mean_spread(seed_values(runs, m, metric.key)) for m in runs)
+              + " |" for metric in section(name)]
     return lines
 
 
@@ -110,6 +101,7 @@ def findings(runs) -> str:
     flat = {m: mean(runs, m, "resolution/psnr_flat") for m in runs}
     sample_hf = {m: mean(runs, m, "sample/high_frequency_ratio") for m in runs}
     n_seeds = min(len(rs) for rs in runs.values())
+    n_modes = next(iter(runs.values()))[0][1].get("data/n_modes")  # from the data source
     parts = []
     gan_psnr = seed_values(runs, "GAN", "test/psnr")
     gan_fails = median["GAN"] < median["InverseScattering"] - 10  # every mode far below: nothing to forget relative to
@@ -117,7 +109,7 @@ def findings(runs) -> str:
     parts.append(
         "*GANs forget images (mode dropping, measured by reconstruction):* "
         + ("shown: " if gan_drops else "not shown: ")
-        + f"the GAN has {forgot['GAN']:.1f} forgotten mode(s) of 48 on average (test PSNR more than 3 dB below its median mode; "
+        + f"the GAN has {forgot['GAN']:.1f} forgotten mode(s) of {n_modes} on average (test PSNR more than 3 dB below its median mode; "
         f"worst mode {format_value(worst['GAN'])} dB against a median of {format_value(median['GAN'])} dB), the inverse-scattering "
         f"generator {forgot['InverseScattering']:.1f} (worst {format_value(worst['InverseScattering'])} dB, median "
         f"{format_value(median['InverseScattering'])} dB)" + (f", the VAE {forgot['VAE']:.1f}" if "VAE" in forgot else "") + "."
@@ -136,7 +128,7 @@ def findings(runs) -> str:
     kl = {m: mean(runs, m, "modes/kl") for m in runs}
     parts.append(f"Counting only confident samples (classifier confidence >= 0.9, a mode covered by >= "
                  f"{format_value(mean(runs, 'GAN', 'modes/min_count'))} of them, as PacGAN and VEEGAN count), samples "
-                 f"from z ~ N(0, Id) cover {format_value(covered['GAN'])} of 48 modes for the GAN against "
+                 f"from z ~ N(0, Id) cover {format_value(covered['GAN'])} of {n_modes} modes for the GAN against "
                  f"{format_value(covered['InverseScattering'])} for inverse scattering (confident share "
                  f"{format_value(confident['GAN'])} against {format_value(confident['InverseScattering'])}; mode KL "
                  f"{format_value(kl['GAN'])} against {format_value(kl['InverseScattering'])} nats).")
@@ -181,15 +173,15 @@ def write_report(eval_dirs: list[Path], out_dir: Path, header: list[str] | None 
               f"; {any_run.get('n_samples')} samples per model and prior against {any_run.get('n_real_test')} real "
               "test images. Cells: mean ± standard deviation over seeds.", ""]
     lines += ["## Mode dropping, measured by reconstruction", "",
-              "Test PSNR of each of the 48 modes (vertex count x colour); the inverse-scattering model reconstructs "
+              f"Test PSNR of each of the {any_run.get('data/n_modes')} modes (polygons: vertex count x colour); the inverse-scattering model reconstructs "
               "G(L S x), the VAE G(mu(x)), the GAN G(z*) with z* from latent inversion (the same number of Adam steps and "
-              "restarts for every image).", ""] + per_mode_table(runs) + [""]
+              "restarts for every image).", ""] + section_table(runs, "per_mode", "per mode (reconstruction)") + [""]
     heatmaps = [first_of[m] / "per_mode_psnr.png" for m in runs if (first_of[m] / "per_mode_psnr.png").exists()]
     if heatmaps:
         plots.image_row(heatmaps, [m for m in runs if (first_of[m] / "per_mode_psnr.png").exists()],
                         out_dir / "per_mode_psnr.png", width=5.5)
         lines += ["![per-mode PSNR](per_mode_psnr.png)", ""]
-    lines += ["## Resolution", ""] + resolution_table(runs) + [""]
+    lines += ["## Resolution", ""] + section_table(runs, "resolution", "resolution") + [""]
     spectra = [first_of[m] / "power_spectrum.png" for m in runs if (first_of[m] / "power_spectrum.png").exists()]
     if spectra:
         plots.image_row(spectra, [m for m in runs if (first_of[m] / "power_spectrum.png").exists()],

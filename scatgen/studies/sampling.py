@@ -86,7 +86,7 @@ def modes(ctx: StudyContext, chunk: int = 2000) -> None:
                             for i in range(0, s.mode_samples, chunk)])
     ctx.metrics.update({f"modes/{k}": v for k, v in mode_coverage(fake_probs, real_probs, s.mode_min_count,
                                                                   s.mode_confidence).items()})
-    ctx.metrics["modes/min_count"] = s.mode_min_count
+    ctx.metrics["modes/min_count"], ctx.metrics["modes/confidence"] = s.mode_min_count, s.mode_confidence
     confident = fake_probs[fake_probs.max(1).values >= s.mode_confidence]
     hist = {"real test": mode_histogram(real_probs), f"{type(ctx.model).__name__} (confident samples)": mode_histogram(confident)}
     np.save(ctx.out_dir / "mode_histogram.npy", np.stack([h.numpy() for h in hist.values()]))

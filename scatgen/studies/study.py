@@ -17,6 +17,7 @@ from pathlib import Path
 from scatgen.errors import ConfigError
 from scatgen.studies.context import StudyContext, StudySettings, precision_context
 from scatgen.studies.interpolation import interpolation
+from scatgen.studies.metric_registry import METRICS
 from scatgen.studies.reconstruction import inversion_control, per_mode, reconstruction, resolution
 from scatgen.studies.sampling import distribution, memorisation, modes, samplers, samples
 from scatgen.viz.numbers import format_value
@@ -41,8 +42,9 @@ def run_study(model, datamodule, out_dir: str | Path, settings: StudySettings,
     out_dir.mkdir(parents=True, exist_ok=True)
     if settings.eval_limit is None:  # the GAN's latent inversion is costly: it sets its own default
         settings = replace(settings, eval_limit=getattr(model, "default_eval_limit", None))
+    n_modes = getattr(datamodule.source, "n_modes", 0) or None
     ctx = StudyContext(model.eval(), datamodule, out_dir, settings, precision,
-                       metrics={"model": type(model).__name__, **settings.extra})
+                       metrics={"model": type(model).__name__, "data/n_modes": n_modes, **settings.extra})
     for name in settings.parts:
         t = time.perf_counter()
         PARTS[name](ctx)
@@ -52,37 +54,12 @@ def run_study(model, datamodule, out_dir: str | Path, settings: StudySettings,
     return ctx.metrics
 
 
-SUMMARY_ROWS = [
-    ("train PSNR (dB)", "train/psnr"), ("test PSNR (dB)", "test/psnr"), ("PSNR gap (dB)", "gap/psnr"),
-    ("test SSIM", "test/ssim"), ("per-mode test PSNR, median mode (dB)", "per_mode/psnr_median"),
-    ("forgotten modes (< median - 3 dB)", "per_mode/forgotten"),
-    ("high-frequency energy ratio (r > 1/4)", "resolution/high_frequency_ratio"),
-    ("PSNR on edge pixels (dB)", "resolution/psnr_edges"), ("PSNR on flat pixels (dB)", "resolution/psnr_flat"),
-    ("FID (scattering features)", "sample/fid"), ("KID", "sample/kid"),
-    ("precision (k=3)", "sample/precision"), ("recall (k=3)", "sample/recall"), ("density (k=5)", "sample/density"),
-    ("coverage (k=5)", "sample/coverage"),
-    ("own samples' inversion PSNR, median (dB)", "inversion/own_psnr_median"),
-    ("forgotten modes (test PSNR < own samples' - 3 dB)", "inversion/forgotten"),
-    ("modes covered (>= k confident samples)", "modes/modes_covered"), ("modes predicted (>= k samples)", "modes/modes_predicted"),
-    ("mode KL(confident || real)", "modes/kl"), ("mode JSD", "modes/jsd"),
-    ("good samples (conf >= 0.9)", "modes/good_fraction"), ("interp. jump (max/mean step)", "interp/jump"),
-    ("interp. path / end distance", "interp/path_ratio"), ("NN pixel dist., samples", "nn/samples/pixel_mean"),
-    ("NN pixel dist., test", "nn/test/pixel_mean"),
-]
-
-
-def summary_cell(m: dict, key: str) -> str:
-    if key == "per_mode/psnr_median" and key in m:
-        return f"{format_value(m['per_mode/psnr_min'])} / {format_value(m[key])} / {format_value(m['per_mode/psnr_max'])}"
-    return format_value(m.get(key))
-
-
 def summary_markdown(m: dict) -> str:
     lines = [f"# Evaluation: {m.get('model')}", "", "| metric | value | real data (train vs test) |", "|---|---|---|"]
-    for name, key in SUMMARY_ROWS:
-        if key in m:
-            ref = m.get(key.replace("sample/", "data/")) if key.startswith("sample/") else None
-            lines.append(f"| {name} | {summary_cell(m, key)} | {format_value(ref)} |")
+    for metric in METRICS:
+        if metric.key in m:
+            ref = m.get(metric.reference) if metric.reference else None
+            lines.append(f"| {metric.heading(m)} | {metric.cell(m)} | {format_value(ref)} |")
     if m.get("samplers"):
         lines += ["", "| sampler | confident | modes covered | precision | recall | density | coverage | FID |",
                   "|---|---|---|---|---|---|---|---|"]
@@ -90,7 +67,8 @@ def summary_markdown(m: dict) -> str:
             lines.append(f"| {name} | " + " | ".join(format_value(m.get(f"sampler/{name}/{k}")) for k in (
                 "confident", "modes_covered", "precision", "recall", "density", "coverage", "fid")) + " |")
     lines += ["", f"{m.get('n_samples')} samples against {m.get('n_real_test')} real test images; "
-              f"modes counted when predicted >= {m.get('modes/min_count', '-')} times.", ""]
+              f"a mode is covered by >= {m.get('modes/min_count', '-')} confident samples (classifier confidence "
+              f">= {m.get('modes/confidence', '-')}); ↑ / ↓: higher / lower is better.", ""]
     lines += [f"![{name}]({name}.png)" for name in m.get("figures", [])]
     return "\n".join(lines) + "\n"
 
