@@ -29,6 +29,14 @@ def run_dir_of(ckpt_path: str | Path) -> Path:
     return ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
 
 
+def model_name_of(ckpt_path: str | Path) -> str | None:
+    """The run's ``model=<name>`` (Hydra's choice, in ``<run>/.hydra/hydra.yaml``), or ``None``."""
+    hydra_file = run_dir_of(ckpt_path) / ".hydra" / "hydra.yaml"
+    if not hydra_file.is_file():
+        return None
+    return OmegaConf.select(OmegaConf.load(hydra_file), "hydra.runtime.choices.model", default=None)
+
+
 def load_run_config(ckpt_path: str | Path) -> DictConfig:
     config = run_dir_of(ckpt_path) / ".hydra" / "config.yaml"
     if not config.is_file():
@@ -68,6 +76,7 @@ def evaluate_checkpoint(ckpt_path: str | Path | None, out_dir: str | Path, cfg: 
     trained_in = str(trainer_precision(OmegaConf.select(run_cfg, "trainer.precision", default="32-true"),
                                        OmegaConf.select(run_cfg, "trainer.accelerator", default="cpu")))
     extra = {"run_dir": str(run_dir_of(ckpt_path)), "ckpt_path": str(ckpt_path), "seed": run_cfg.get("seed"),
+             "model_name": model_name_of(ckpt_path),
              "epochs": OmegaConf.select(run_cfg, "trainer.max_epochs"), "precision": trained_in}
     # study.cache_dir if given, else the run's own cache (where its mode classifier already is)
     cache_dir = cfg.study.get("cache_dir") or run_cfg.paths.cache_dir

@@ -100,12 +100,21 @@ def fit_seconds(trainer: L.Trainer) -> float:
     return timers[0].elapsed() if timers else float("nan")
 
 
+def model_choice() -> str | None:
+    """The model's name in config (``model=<name>``: ``inverse_scattering``, ``vae``, ``dcgan``,
+    ``sngan``), which the study keys its models by; ``None`` outside a Hydra run (the compose API)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.get().runtime.choices.get("model") if HydraConfig.initialized() else None
+
+
 def evaluate_final_model(cfg: DictConfig, trainer: L.Trainer, model, datamodule, out_dir: Path, prep_s: float,
                          start: float) -> dict:
     """Stage 5: the training parts of the study on the final model, then ``metrics.json``."""
     fit_s = fit_seconds(trainer)
     metrics = {"time/prepare_s": prep_s, "time/fit_s": fit_s, "epochs": trainer.current_epoch,
-               "steps": trainer.global_step, "model": type(model).__name__, "precision": str(trainer.precision)}
+               "steps": trainer.global_step, "model": type(model).__name__, "model_name": model_choice(),
+               "precision": str(trainer.precision)}
     metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")})
     settings = StudySettings.from_config(cfg.study, parts=TRAINING_PARTS, n_samples=64,
                                          cache_dir=str(cfg.paths.cache_dir))

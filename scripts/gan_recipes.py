@@ -27,7 +27,7 @@ from scatgen.studies.metric_registry import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES: dict[str, list[str]] = {
-    "dcgan": ["model=gan"],
+    "dcgan": ["model=dcgan"],
     "sngan": [],
     "sngan_noaug": ["model.augment=null"],
     "sngan_fp32": ["trainer.precision=32-true"],

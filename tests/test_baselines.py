@@ -24,7 +24,7 @@ def _built(tmp_path, model, extra=()):
 
 def test_the_generator_is_one_class_in_all_three_models(tmp_path):
     models = [_built(tmp_path, m, ["model.latent_dim=32"] if m != "inverse_scattering" else [])[2]
-              for m in ("inverse_scattering", "vae", "gan")]
+              for m in ("inverse_scattering", "vae", "dcgan")]
     assert all(type(m.generator) is Generator for m in models)
     # the inverse-scattering latent is the whitened code; the baselines' is set on its own
     assert [m.generator.z_dim for m in models] == [models[0].whitening.z_dim, 32, 32]
@@ -41,7 +41,7 @@ def test_vae_learns(tmp_path):
 
 
 def test_one_gan_step_changes_both_networks(tmp_path):
-    cfg, dm, model = _built(tmp_path, "gan", FAST_GAN)
+    cfg, dm, model = _built(tmp_path, "dcgan", FAST_GAN)
     g0 = [p.detach().clone() for p in model.generator.parameters()]
     d0 = [p.detach().clone() for p in model.discriminator.parameters()]
     import lightning as L
@@ -59,7 +59,7 @@ def test_gan_run_writes_the_same_outputs(tmp_path):
     """Keys, files and values: PSNR in dB within (0, 60), SSIM within [-1, 1], all finite.
     Planted bug it catches: PSNR computed on [-1, 1] images with data_range 1 (negative gaps and
     values off by 6 dB still pass a key check), or NaN from a diverged generator."""
-    train(compose_cfg(tmp_path, ["model=gan", "trainer.max_epochs=1", "study.eval_limit=16", *FAST_GAN]))
+    train(compose_cfg(tmp_path, ["model=dcgan", "trainer.max_epochs=1", "study.eval_limit=16", *FAST_GAN]))
     metrics = json.loads((tmp_path / "run/metrics.json").read_text())
     assert {"train/psnr", "test/psnr", "train/ssim", "test/ssim"} <= set(metrics)
     assert metrics["n_eval/train"] == 16 and metrics["n_eval/test"] == 16
@@ -84,7 +84,7 @@ def test_latent_inversion_recovers_a_representable_target():
     assert all(not p.requires_grad or p.grad is None for p in g.parameters())
 
 
-@pytest.mark.parametrize("model,bad", [("vae", "model.loss=huber"), ("gan", "model.loss=wasserstein")])
+@pytest.mark.parametrize("model,bad", [("vae", "model.loss=huber"), ("dcgan", "model.loss=wasserstein")])
 def test_unknown_losses_are_refused(tmp_path, model, bad):
     with pytest.raises(Exception, match="unknown"):
         _built(tmp_path, model, [bad])

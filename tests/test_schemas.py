@@ -22,7 +22,7 @@ from scatgen.studies.settings import StudySettings
     (["data.n_train=1.5"], "data.n_train='1.5' is not an integer"),
     (["whitening.n_components=abc"], "whitening.n_components='abc' is not an integer"),
     (["model.optimizer.lr=abc"], "model.optimizer.lr='abc' is not a number; give e.g. model.optimizer.lr=0.001"),
-    (["model=gan", "model.ema_decay=x"], "model.ema_decay='x' is not a number"),
+    (["model=dcgan", "model.ema_decay=x"], "model.ema_decay='x' is not a number"),
     (["model=vae", "model.encoder.width=wide"], "model.encoder.width='wide' is not an integer"),
     (["study.shipped_classifier=maybe"], "study.shipped_classifier='maybe' is not true or false"),
 ])

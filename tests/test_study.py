@@ -24,7 +24,7 @@ def _run(args):
 
 def _train(tmp_path, model):
     overrides = [o for o in TINY if not o.startswith("callbacks.progress_bar")] + ["data.n_test=256"]
-    if model == "gan":
+    if model == "dcgan":
         overrides += ["model.inversion.steps=5", "model.inversion.restarts=1", "study.eval_limit=32"]
     r = _run([ROOT / "train.py", f"model={model}", f"paths.root_dir={tmp_path}", "hydra.run.dir=" + str(tmp_path / "run"),
               *overrides])
@@ -40,12 +40,13 @@ def _evaluate(tmp_path, run, extra=()):
 
 
 @pytest.mark.parametrize("model", ["inverse_scattering", pytest.param("vae", marks=pytest.mark.slow),
-                                   pytest.param("gan", marks=pytest.mark.slow)])
+                                   pytest.param("dcgan", marks=pytest.mark.slow)])
 def test_evaluate_and_compare_write_metrics_figures_and_report(tmp_path, model):
     run = _train(tmp_path, model)
-    r, out = _evaluate(tmp_path, run, ["study.eval_limit=32"] if model == "gan" else [])
+    r, out = _evaluate(tmp_path, run, ["study.eval_limit=32"] if model == "dcgan" else [])
     assert r.returncode == 0, r.stderr[-2000:]
     m = json.loads((out / "metrics.json").read_text())
+    assert m["model_name"] == model  # the study keys models by their config name, not their class
     for key in ("train/psnr", "test/psnr", "gap/psnr", "sample/fid", "sample/kid", "sample/precision", "sample/recall",
                 "sample/density", "sample/coverage", "data/fid", "modes/modes_covered", "modes/jsd",
                 "modes/good_fraction", "classifier/test_accuracy", "interp/jump", "interp/path_ratio",
@@ -55,13 +56,13 @@ def test_evaluate_and_compare_write_metrics_figures_and_report(tmp_path, model):
         assert key in m, key
     # 256 test images cover >= 40 of the 48 modes; the GAN is scored on its first 32 (eval_limit), which
     # cover about 48 (1 - (47/48)^32) = 23.5 modes on average
-    assert len(m["per_mode/psnr"]) == 48 and m["per_mode/modes_seen"] >= (15 if model == "gan" else 40)
-    assert m["per_mode/modes_seen"] <= (32 if model == "gan" else 48)
+    assert len(m["per_mode/psnr"]) == 48 and m["per_mode/modes_seen"] >= (15 if model == "dcgan" else 40)
+    assert m["per_mode/modes_seen"] <= (32 if model == "dcgan" else 48)
     assert m["per_mode/psnr_min"] <= m["per_mode/psnr_median"] <= m["per_mode/psnr_max"]
     assert 0 < m["resolution/high_frequency_ratio"] < 2 and 0 < m["resolution/psnr_edges"] < 60
     assert m["classifier/test_accuracy"] >= 0.95 and 0 <= m["modes/modes_covered"] <= 48
     assert m["modes/n_samples"] == 500 and m["modes/modes_covered"] <= m["modes/modes_predicted"]
-    if model == "gan":  # the inversion control: its own samples lie in G's range, so they invert better than test images
+    if model == "dcgan":  # the inversion control: its own samples lie in G's range, so they invert better than test images
         assert m["inversion/n_own"] == 32 and m["inversion/own_psnr_median"] > m["inversion/test_psnr_median"]
         assert (out / "inversion_control.png").stat().st_size > 1000
     else:
@@ -196,3 +197,24 @@ def test_gan_recipe_search_names_an_unknown_recipe_in_one_line():
     r = _run([ROOT / "scripts/gan_recipes.py", "--recipes", "sngan,sngann"])
     assert r.returncode == 2
     assert "'sngann' is not a recipe; choose from dcgan, sngan," in r.stderr.strip().splitlines()[-1]
+
+
+def test_the_study_keys_models_by_their_config_name(tmp_path):
+    """Two GANs of one class (``sngan`` and ``dcgan``) stay two models side by side, and the answer
+    speaks for the study's main GAN, the SN-GAN.  Planted bug it catches: keying by class name
+    (both merged into "GAN", their seeds averaged together)."""
+    from scatgen.studies.report import findings, load_evaluations
+
+    base = {**_fake_runs({}, {})["GAN"][0][1], "seed": 0}
+    dirs = []
+    for name, cls, precision in (("inverse_scattering", "InverseScattering", 0.1), ("sngan", "GAN", 0.4),
+                                 ("dcgan", "GAN", 0.01)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(json.dumps(
+            {**base, "model": cls, "model_name": name, "sample/precision": precision}))
+        dirs.append(tmp_path / name)
+    runs = load_evaluations(dirs[::-1])
+    assert list(runs) == ["inverse_scattering", "sngan", "dcgan"]
+    answer = findings(runs)
+    assert "the GAN (sngan)" in answer and "image quality:* shown: the precision of GAN samples" in answer
+    assert "is 0.4 against 0.1 for inverse scattering" in answer

@@ -1,6 +1,6 @@
 """GAN baselines whose generator is the shared ``G``: the classic DCGAN (Radford et al. 2016) and
 the small-budget recipe (spectral norm in D, hinge loss, Adam betas (0, 0.9), an exponential
-moving average of G, DiffAugment), chosen by config (``model=gan`` / ``model=sngan``).
+moving average of G, DiffAugment), chosen by config (``model=dcgan`` / ``model=sngan``).
 
 Manual optimisation (Lightning 2): per batch one discriminator step on real ``x`` and fake
 ``G(z)``, then one generator step (so ``global_step`` counts 2 per batch).  Losses:

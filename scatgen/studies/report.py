@@ -16,7 +16,16 @@ from scatgen.studies.metric_registry import METRICS, section
 from scatgen.studies.study import format_value
 from scatgen.viz import plots
 
-MODEL_ORDER = ("InverseScattering", "VAE", "GAN")
+# models by their config name (``model=<name>``; class names for evaluations written before names)
+MODEL_ORDER = ("inverse_scattering", "vae", "sngan", "dcgan", "InverseScattering", "VAE", "GAN")
+# the model that stands for each role in the answer: the study's main GAN is the SN-GAN, beside the DCGAN row
+ROLES = {"inverse_scattering": ("inverse_scattering", "InverseScattering"), "vae": ("vae", "VAE"),
+         "gan": ("sngan", "GAN", "dcgan")}
+
+
+def role(runs, name: str) -> str | None:
+    """The model of ``runs`` that plays ``name`` in the answer (``None``: none was evaluated)."""
+    return next((m for m in ROLES[name] if m in runs), None)
 SAMPLER_COLUMNS = ("confident", "modes_covered", "precision", "recall", "density", "coverage", "fid")
 
 
@@ -25,7 +34,7 @@ def load_evaluations(eval_dirs: list[Path]) -> dict[str, list[tuple[Path, dict]]
     by_model = defaultdict(list)
     for d in eval_dirs:
         m = json.loads((d / "metrics.json").read_text())
-        by_model[m["model"]].append((d, m))
+        by_model[m.get("model_name") or m["model"]].append((d, m))
     order = [m for m in MODEL_ORDER if m in by_model] + sorted(set(by_model) - set(MODEL_ORDER))
     return {m: sorted(by_model[m], key=lambda r: r[1].get("seed") or 0) for m in order}
 
@@ -89,8 +98,8 @@ def sampler_table(runs) -> list[str]:
 
 def findings(runs) -> str:
     """The one-paragraph answer, every claim tied to a number of the tables, or "not shown"."""
-    have = [m for m in ("InverseScattering", "GAN") if m in runs]
-    if len(have) < 2 or mean(runs, "GAN", "per_mode/forgotten") is None:
+    iss, gan, vae = (role(runs, r) for r in ("inverse_scattering", "gan", "vae"))
+    if iss is None or gan is None or mean(runs, gan, "per_mode/forgotten") is None:
         return ("**Answer:** not shown: the study needs the inverse-scattering model and the GAN, each evaluated on "
                 "data with labelled modes.")
     forgot = {m: mean(runs, m, "per_mode/forgotten") for m in runs}
@@ -103,59 +112,59 @@ def findings(runs) -> str:
     n_seeds = min(len(rs) for rs in runs.values())
     n_modes = next(iter(runs.values()))[0][1].get("data/n_modes")  # from the data source
     parts = []
-    gan_psnr = seed_values(runs, "GAN", "test/psnr")
-    gan_fails = median["GAN"] < median["InverseScattering"] - 10  # every mode far below: nothing to forget relative to
-    gan_drops = forgot["GAN"] >= 1 and forgot["GAN"] > forgot["InverseScattering"] + 0.5
+    gan_psnr = seed_values(runs, gan, "test/psnr")
+    gan_fails = median[gan] < median[iss] - 10  # every mode far below: nothing to forget relative to
+    gan_drops = forgot[gan] >= 1 and forgot[gan] > forgot[iss] + 0.5
     parts.append(
         "*GANs forget images (mode dropping, measured by reconstruction):* "
         + ("shown: " if gan_drops else "not shown: ")
-        + f"the GAN has {forgot['GAN']:.1f} forgotten mode(s) of {n_modes} on average (test PSNR more than 3 dB below its median mode; "
-        f"worst mode {format_value(worst['GAN'])} dB against a median of {format_value(median['GAN'])} dB), the inverse-scattering "
-        f"generator {forgot['InverseScattering']:.1f} (worst {format_value(worst['InverseScattering'])} dB, median "
-        f"{format_value(median['InverseScattering'])} dB)" + (f", the VAE {forgot['VAE']:.1f}" if "VAE" in forgot else "") + "."
+        + f"the GAN ({gan}) has {forgot[gan]:.1f} forgotten mode(s) of {n_modes} on average (test PSNR more than 3 dB below its median mode; "
+        f"worst mode {format_value(worst[gan])} dB against a median of {format_value(median[gan])} dB), the inverse-scattering "
+        f"generator {forgot[iss]:.1f} (worst {format_value(worst[iss])} dB, median "
+        f"{format_value(median[iss])} dB)" + (f", the VAE {forgot[vae]:.1f}" if vae else "") + "."
         + (f" At this budget the GAN reconstructs every mode poorly (test PSNR by seed: "
            f"{', '.join(format_value(v) for v in gan_psnr)} dB), so forgetting relative to its own median cannot show."
            if gan_fails else ""))
-    own, test_inv = mean(runs, "GAN", "inversion/own_psnr_median"), mean(runs, "GAN", "inversion/test_psnr_median")
+    own, test_inv = mean(runs, gan, "inversion/own_psnr_median"), mean(runs, gan, "inversion/test_psnr_median")
     if own is not None:
         parts.append(f"The inversion control (Webster et al. 2019: the GAN's own samples inverted with the same optimiser "
                      f"and steps) comes back at {format_value(own)} dB (median) against {format_value(test_inv)} dB for "
-                     f"test images; {format_value(mean(runs, 'GAN', 'inversion/forgotten'))} mode(s) on average stay more "
+                     f"test images; {format_value(mean(runs, gan, 'inversion/forgotten'))} mode(s) on average stay more "
                      "than 3 dB below the own samples' PSNR" + (", so the optimiser, not G, limits these reconstructions."
                                                                 if own < test_inv + 3 else ": forgotten by G, not lost to the optimiser."))
     covered = {m: mean(runs, m, "modes/modes_covered") for m in runs}
     confident = {m: mean(runs, m, "modes/good_fraction") for m in runs}
     kl = {m: mean(runs, m, "modes/kl") for m in runs}
     parts.append(f"Counting only confident samples (classifier confidence >= 0.9, a mode covered by >= "
-                 f"{format_value(mean(runs, 'GAN', 'modes/min_count'))} of them, as PacGAN and VEEGAN count), samples "
-                 f"from z ~ N(0, Id) cover {format_value(covered['GAN'])} of {n_modes} modes for the GAN against "
-                 f"{format_value(covered['InverseScattering'])} for inverse scattering (confident share "
-                 f"{format_value(confident['GAN'])} against {format_value(confident['InverseScattering'])}; mode KL "
-                 f"{format_value(kl['GAN'])} against {format_value(kl['InverseScattering'])} nats).")
-    is_keeps = forgot["InverseScattering"] < 1
-    above = [f"the {m}'s median" for m in ("VAE", "GAN")
-             if median.get(m) is not None and worst["InverseScattering"] > median[m]]
+                 f"{format_value(mean(runs, gan, 'modes/min_count'))} of them, as PacGAN and VEEGAN count), samples "
+                 f"from z ~ N(0, Id) cover {format_value(covered[gan])} of {n_modes} modes for the GAN against "
+                 f"{format_value(covered[iss])} for inverse scattering (confident share "
+                 f"{format_value(confident[gan])} against {format_value(confident[iss])}; mode KL "
+                 f"{format_value(kl[gan])} against {format_value(kl[iss])} nats).")
+    is_keeps = forgot[iss] < 1
+    above = [f"the {m}'s median" for m in (vae, gan) if m
+             if median.get(m) is not None and worst[iss] > median[m]]
     parts.append("*The inverse-scattering generator keeps every image:* " + ("shown" if is_keeps else "not shown") +
-                 f" ({forgot['InverseScattering']:.1f} forgotten modes on average over {n_seeds} seed(s); its worst "
-                 f"mode, {format_value(worst['InverseScattering'])} dB, is "
+                 f" ({forgot[iss]:.1f} forgotten modes on average over {n_seeds} seed(s); its worst "
+                 f"mode, {format_value(worst[iss])} dB, is "
                  + (f"still above {above[0]}" if above else "below the other models' medians") + ").")
-    loses = hf["InverseScattering"] is not None and hf["InverseScattering"] < 0.8 and \
-        edge["InverseScattering"] < flat["InverseScattering"] - 3
+    loses = hf[iss] is not None and hf[iss] < 0.8 and \
+        edge[iss] < flat[iss] - 3
     parts.append(
         "*...but loses resolution:* " + ("shown" if loses else "not shown") +
-        f": its reconstructions keep {format_value(hf['InverseScattering'])} of the high-frequency energy of the test images "
-        f"(above half the Nyquist frequency), and score {format_value(edge['InverseScattering'])} dB on edge pixels against "
-        f"{format_value(flat['InverseScattering'])} dB on flat ones (GAN: {format_value(hf['GAN'])}, {format_value(edge['GAN'])} / "
-        f"{format_value(flat['GAN'])} dB).")
+        f": its reconstructions keep {format_value(hf[iss])} of the high-frequency energy of the test images "
+        f"(above half the Nyquist frequency), and score {format_value(edge[iss])} dB on edge pixels against "
+        f"{format_value(flat[iss])} dB on flat ones (GAN: {format_value(hf[gan])}, {format_value(edge[gan])} / "
+        f"{format_value(flat[gan])} dB).")
     precision = {m: mean(runs, m, "sample/precision") for m in runs}
-    better = precision["GAN"] is not None and precision["InverseScattering"] is not None and \
-        precision["GAN"] > precision["InverseScattering"]
+    better = precision[gan] is not None and precision[iss] is not None and \
+        precision[gan] > precision[iss]
     parts.append("*GANs keep image quality:* " + ("shown" if better else "not shown") +
                  f": the precision of GAN samples (the share that lands on the real images' manifold) is "
-                 f"{format_value(precision['GAN'])} against {format_value(precision['InverseScattering'])} for inverse scattering; GAN "
-                 f"samples carry {format_value(sample_hf['GAN'])} times the test images' high-frequency energy (inverse "
-                 f"scattering {format_value(sample_hf['InverseScattering'])})"
-                 + (", which is artefacts rather than detail at that precision." if sample_hf["GAN"] > 1.5 and not better
+                 f"{format_value(precision[gan])} against {format_value(precision[iss])} for inverse scattering; GAN "
+                 f"samples carry {format_value(sample_hf[gan])} times the test images' high-frequency energy (inverse "
+                 f"scattering {format_value(sample_hf[iss])})"
+                 + (", which is artefacts rather than detail at that precision." if sample_hf[gan] > 1.5 and not better
                     else "."))
     return "**Answer.** " + " ".join(parts)
 
