@@ -37,6 +37,7 @@ RECIPES: dict[str, list[str]] = {
     "sngan_noaug_ns": ["model.augment=null", "model.loss=non_saturating"],
     "sngan_translate": ["model.augment.cutout=0"],
     "sngan_noaug_r1": ["model.augment=null", "model.r1_gamma=0.1"],
+    "sngan_noaug_wide_d": ["model.augment=null", "model.discriminator.width=64"],
 }
 COLUMNS = [REGISTRY[k] for k in ("modes/good_fraction", "sample/precision", "sample/recall", "modes/modes_covered",
                                   "modes/kl")]
