@@ -174,13 +174,17 @@ def _fake_runs(gan: dict, scattering: dict) -> dict:
 def test_the_answer_follows_the_numbers():
     """The report's answer paragraph says "shown" only where its number shows it.  Planted bugs it
     catches: a comparison turned round (mode dropping credited to the model with fewer forgotten
-    modes), or quality judged by high-frequency energy alone (noisy GAN samples called sharp)."""
+    modes), quality judged by high-frequency energy alone (noisy GAN samples called sharp), or a
+    verdict turned round (claim 3 "shown" for a GAN that keeps quality and every mode)."""
     from scatgen.studies.report import findings
 
     drops = findings(_fake_runs(gan={"per_mode/forgotten": 6, "per_mode/psnr_median": 26.0, "sample/precision": 0.4},
                               scattering={"resolution/high_frequency_ratio": 0.4}))
     assert "mode dropping, measured by reconstruction):* shown" in drops
     assert "keeps every image:* shown" in drops and "loses resolution:* shown" in drops
+    assert "**1. The inverse-scattering generator is a regularised inverse with memory storage: shown.**" in drops
+    assert "**2. Memory saturates on complex data (loss of resolution or of structures): not shown.**" in drops
+    assert "**3. GANs keep image quality but forget images (mode dropping): shown.**" in drops
     assert "is still above the GAN's median" in drops  # 28 dB worst mode against the GAN's 26 dB median
     assert "image quality:* shown" in drops and "cannot show" not in drops
     collapsed = findings(_fake_runs(gan={"per_mode/psnr_median": 12.0, "test/psnr": 11.0, "sample/precision": 0.01,
@@ -191,6 +195,13 @@ def test_the_answer_follows_the_numbers():
     strong_gan = findings(_fake_runs(gan={"per_mode/psnr_median": 31.0}, scattering={}))
     assert "below the other models' medians" in strong_gan and "still above" not in strong_gan
     assert "image quality:* not shown" in collapsed and "artefacts rather than detail" in collapsed
+    assert "**1. The inverse-scattering generator is a regularised inverse with memory storage: not shown.**" in collapsed
+    assert "(mode dropping): not shown.**" in collapsed  # a GAN that never learned shows nothing either way
+    # a GAN that keeps quality (precision 0.4 against 0.1) and forgets nothing, covering more modes: claim 3 contradicted
+    keeps = findings(_fake_runs(gan={"sample/precision": 0.4, "modes/modes_covered": 40}, scattering={}))
+    assert "(mode dropping): contradicted.**" in keeps
+    assert "(mode dropping): contradicted.**" not in findings(_fake_runs(gan={"sample/precision": 0.4,
+                                                                             "modes/modes_covered": 20}, scattering={}))
 
 
 def test_gan_recipe_search_names_an_unknown_recipe_in_one_line():
