@@ -28,16 +28,16 @@ from scatgen.studies.metric_registry import REGISTRY
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES: dict[str, list[str]] = {
     "dcgan": ["model=dcgan"],
-    "sngan": [],
-    "sngan_noaug": ["model.augment=null"],
+    "sngan": [],                                   # the default: conf/model/sngan.yaml (no DiffAugment)
+    "sngan_diffaugment": ["model=sngan_diffaugment"],  # translation and cutout before D
     "sngan_fp32": ["trainer.precision=32-true"],
-    "sngan_noaug_noema": ["model.augment=null", "model.ema_decay=null"],
-    "sngan_noaug_ttur": ["model.augment=null", "model.optimizer_d.lr=4e-4", "model.optimizer_g.lr=1e-4"],
-    "sngan_noaug_lr4": ["model.augment=null", "model.optimizer_d.lr=4e-4", "model.optimizer_g.lr=4e-4"],
-    "sngan_noaug_ns": ["model.augment=null", "model.loss=non_saturating"],
-    "sngan_translate": ["model.augment.cutout=0"],
-    "sngan_noaug_r1": ["model.augment=null", "model.r1_gamma=0.1"],
-    "sngan_noaug_wide_d": ["model.augment=null", "model.discriminator.width=64"],
+    "sngan_noema": ["model.ema_decay=null"],
+    "sngan_ttur": ["model.optimizer_d.lr=4e-4", "model.optimizer_g.lr=1e-4"],
+    "sngan_lr4": ["model.optimizer_d.lr=4e-4", "model.optimizer_g.lr=4e-4"],
+    "sngan_ns": ["model.loss=non_saturating"],
+    "sngan_translate": ["model=sngan_diffaugment", "model.augment.cutout=0"],
+    "sngan_r1": ["model.r1_gamma=0.1"],
+    "sngan_wide_d": ["model.discriminator.width=64"],
 }
 COLUMNS = [REGISTRY[k] for k in ("modes/good_fraction", "sample/precision", "sample/recall", "modes/modes_covered",
                                   "modes/kl")]
@@ -71,7 +71,7 @@ def train_and_score(recipe: str, seed: int, epochs: int, threads: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipes", default="sngan,sngan_noaug")
+    parser.add_argument("--recipes", default="sngan,sngan_diffaugment")
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--jobs", type=int, default=1)

@@ -17,10 +17,10 @@ from scatgen.studies.study import format_value
 from scatgen.viz import plots
 
 # models by their config name (``model=<name>``; class names for evaluations written before names)
-MODEL_ORDER = ("inverse_scattering", "vae", "sngan", "dcgan", "InverseScattering", "VAE", "GAN")
+MODEL_ORDER = ("inverse_scattering", "vae", "sngan", "sngan_diffaugment", "dcgan", "InverseScattering", "VAE", "GAN")
 # the model that stands for each role in the answer: the study's main GAN is the SN-GAN, beside the DCGAN row
 ROLES = {"inverse_scattering": ("inverse_scattering", "InverseScattering"), "vae": ("vae", "VAE"),
-         "gan": ("sngan", "GAN", "dcgan")}
+         "gan": ("sngan", "sngan_diffaugment", "GAN", "dcgan")}
 
 
 def role(runs, name: str) -> str | None:
