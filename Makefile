@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install train test test-slow test-all test-gpu bench bench-gpu study study-gpu clean
+.PHONY: install train test test-slow test-all test-gpu bench bench-gpu study study-axes study-gpu clean
 
 install: $(VENV)/.installed
 
@@ -43,6 +43,13 @@ bench: install
 study: install
 	$(PY) scripts/compare.py out_dir=docs/study experiments=study32 'seeds=[0,1,2]' study.n_samples=1024 \
 		study.classifier_steps=1200
+
+# the study along data complexity (1, 2, 4 polygons per image at 4,096 images) and data size
+# (1,024 / 4,096 / 16,384 images at equal steps), seed 0: docs/study_axes/report.md (budget 120 min
+# on 2 CPU cores; not yet run in full: see issue 20); resumes with what is not done
+study-axes: install
+	$(PY) scripts/study_axes.py out_dir=docs/study_axes study.n_samples=1024 study.classifier_steps=4000 \
+		'study.parts=[reconstruction,per_mode,resolution,samples,modes,memorisation]'
 
 # the same on a GPU at 64x64 (not yet measured)
 study-gpu: install

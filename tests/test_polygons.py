@@ -67,3 +67,23 @@ def test_corrupt_prepared_file_is_rebuilt(tmp_path, caplog):
 def test_bad_sizes_raise():
     with pytest.raises(ValueError, match="n_train"):
         Polygons("x", n_train=0)
+
+
+def test_more_polygons_per_image_keep_the_top_polygons_labels_and_the_one_polygon_stream():
+    """The complexity axis: k = 1 renders as before (same stream, same keys: the shipped classifier
+    still applies); k > 1 adds polygons beneath, never of the top one's colour, whose centre stays
+    visible.  Planted bugs it catches: the extra shapes drawn first in the stream (labels change),
+    drawn on top (the centre colour changes), or n_polygons in the k = 1 key."""
+    from scatgen.metrics.mode_coverage import shipped_path
+
+    one = render_polygons(40, 32, np.random.default_rng(5))
+    assert all(np.array_equal(a, b) for a, b in zip(one, render_polygons(40, 32, np.random.default_rng(5), n_polygons=1)))
+    four = render_polygons(40, 32, np.random.default_rng(5), n_polygons=4)
+    assert np.array_equal(one[1], four[1]) and np.array_equal(one[2], four[2])  # the top polygon's labels, geometry
+    assert not np.array_equal(one[0], four[0])
+    for img, (_, colour), (cx, cy, _, _) in zip(four[0], four[1], four[2]):
+        assert np.abs(img[int(cy), int(cx)].astype(int) - PALETTE[colour].astype(int)).max() <= 2
+    assert shipped_path(Polygons("x", image_size=32, n_train=1, n_test=1)).is_file()
+    assert Polygons("x", image_size=32, n_polygons=2).key != Polygons("x", image_size=32).key
+    with pytest.raises(ValueError, match="n_polygons=0"):
+        Polygons("x", n_polygons=0)

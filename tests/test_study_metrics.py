@@ -172,6 +172,9 @@ def test_mode_coverage_counts_confident_samples_only_as_the_literature_does():
     assert cov["good_fraction"] == pytest.approx(0.5)
     assert cov["kl"] == pytest.approx(np.log(2), abs=1e-6)  # KL(uniform on half || uniform) = log 2
     assert cov["n_samples"] == len(fake)
+    assert cov["real_good_fraction"] == 1.0  # every real image confident: the reference share
+    half_real = torch.cat([real[: len(real) // 2], _probs(torch.arange(N_MODES).repeat(10), 0.5)])
+    assert mode_coverage(fake, half_real)["real_good_fraction"] == pytest.approx(0.5)
     assert mode_coverage(fake, real, min_count=21)["modes_covered"] == 0  # k: 20 confident samples are not 21
     none = mode_coverage(_probs(torch.zeros(50, dtype=torch.long), 0.5), real)
     assert none["modes_covered"] == 0 and none["kl"] is None and none["good_fraction"] == 0

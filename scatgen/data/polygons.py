@@ -1,9 +1,16 @@
-"""Procedural polygons: one filled regular polygon per image, on a plain background.
+"""Procedural polygons: filled regular polygons on a plain background.
 
 Each image draws ``n`` vertices (3..8) and one of 8 palette colours, a random centre, radius and
 rotation, rendered anti-aliased (drawn at ``supersample`` times the size, then box-filtered).
 Its labels are ``(n_vertices, colour)``: 6 x 8 = 48 modes for the mode-dropping study, plus the
 geometry ``(cx, cy, radius, rotation)`` in pixels/radians.  Deterministic from ``seed``.
+
+``n_polygons = k > 1`` is the study's complexity axis: ``k - 1`` more polygons, each with its own
+vertex count, colour (never the labelled one's) and geometry, are drawn first, partly hidden
+under the labelled polygon, which is drawn last (on top, whole).  The labels stay those of the top
+polygon, so the 48 modes and the mode classifier work at every level, while each image holds k
+objects' worth of edges, corners and occlusions, a growing share of structure to store.
+``k = 1`` renders exactly as before (the same random stream).
 """
 
 from __future__ import annotations
@@ -39,22 +46,39 @@ def polygon_vertices(cx: float, cy: float, radius: float, rotation: float, n: in
             for i in range(n)]
 
 
-def render_polygons(n: int, image_size: int, rng: np.random.Generator, supersample: int = 4,
-                    radius_range: tuple[float, float] = (0.2, 0.4)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Render ``n`` images. Returns images ``(n, S, S, 3)`` uint8, labels ``(n, 2)`` int64 and
-    geometry ``(n, 4)`` float64 (``cx, cy, radius, rotation`` in output pixels)."""
-    s, big = image_size, image_size * supersample
+def _draw_shapes(n: int, s: int, rng: np.random.Generator, radius_range: tuple[float, float]) -> tuple[np.ndarray, ...]:
+    """``n`` polygons' vertex counts, colours and geometry (``cx, cy, radius, rotation``, pixels)."""
     n_vertices = rng.integers(MIN_VERTICES, MAX_VERTICES + 1, size=n)
     colours = rng.integers(0, len(PALETTE), size=n)
     radius = rng.uniform(*radius_range, size=n) * s
     rotation = rng.uniform(0, 2 * np.pi, size=n)
     cx = rng.uniform(radius, s - radius)
     cy = rng.uniform(radius, s - radius)
+    return n_vertices, colours, radius, rotation, cx, cy
+
+
+def render_polygons(n: int, image_size: int, rng: np.random.Generator, supersample: int = 4,
+                    radius_range: tuple[float, float] = (0.2, 0.4), n_polygons: int = 1,
+                    small_radius_range: tuple[float, float] = (0.08, 0.16)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Render ``n`` images of ``n_polygons`` polygons each (the labelled one on top). Returns images
+    ``(n, S, S, 3)`` uint8, the top polygon's labels ``(n, 2)`` int64 and geometry ``(n, 4)`` float64
+    (``cx, cy, radius, rotation`` in output pixels)."""
+    s, big = image_size, image_size * supersample
+    n_vertices, colours, radius, rotation, cx, cy = _draw_shapes(n, s, rng, radius_range)
+    # the polygons beneath: drawn after the labelled ones, so k = 1 keeps its random stream; their
+    # colours differ from the top one's (a same-coloured neighbour would merge into its outline)
+    below = []
+    for _ in range(n_polygons - 1):
+        nv, _, *geometry = _draw_shapes(n, s, rng, small_radius_range)
+        below.append((nv, (colours + rng.integers(1, len(PALETTE), size=n)) % len(PALETTE), *geometry))
     images = np.empty((n, s, s, 3), dtype=np.uint8)
     for i in range(n):
         canvas = Image.new("RGB", (big, big), BACKGROUND)
-        pts = polygon_vertices(cx[i] * supersample, cy[i] * supersample, radius[i] * supersample, rotation[i], int(n_vertices[i]))
-        ImageDraw.Draw(canvas).polygon(pts, fill=tuple(int(c) for c in PALETTE[colours[i]]))
+        draw = ImageDraw.Draw(canvas)
+        for nv, col, r, rot, x, y in [*[tuple(a[i] for a in shape) for shape in below],
+                                       (n_vertices[i], colours[i], radius[i], rotation[i], cx[i], cy[i])]:
+            pts = polygon_vertices(x * supersample, y * supersample, r * supersample, rot, int(nv))
+            draw.polygon(pts, fill=tuple(int(c) for c in PALETTE[col]))
         images[i] = np.asarray(canvas.resize((s, s), Image.BOX))
     labels = np.stack([n_vertices, colours], axis=1).astype(np.int64)
     geometry = np.stack([cx, cy, radius, rotation], axis=1)
@@ -68,13 +92,15 @@ class Polygons(ImageSource):
     n_modes = N_MODES
 
     def __init__(self, root: str | Path = "data", image_size: int = 64, n_train: int = 8192, n_test: int = 1024,
-                 seed: int = 0, supersample: int = 4):
+                 seed: int = 0, supersample: int = 4, n_polygons: int = 1):
         super().__init__(root, image_size, n_train, n_test)
         if image_size < 8:
             raise ValueError(f"data.image_size={image_size} is too small for polygons; use >= 8 (32, 64 or 128)")
         if n_train < 1 or n_test < 1:
             raise ValueError(f"data.n_train={n_train} and data.n_test={n_test} must both be >= 1")
-        self.seed, self.supersample = seed, supersample
+        if n_polygons < 1:
+            raise ValueError(f"data.source.n_polygons={n_polygons} must be >= 1 (polygons per image: 1, 2, 4)")
+        self.seed, self.supersample, self.n_polygons = seed, supersample, int(n_polygons)
 
     def modes_of(self, labels: np.ndarray | None) -> np.ndarray | None:
         return None if labels is None else mode_index(np.asarray(labels))
@@ -83,15 +109,21 @@ class Polygons(ImageSource):
         return ("vertices", list(range(MIN_VERTICES, MAX_VERTICES + 1))), ("colour", COLOUR_NAMES)
 
     def render_labelled(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        images, labels, _ = render_polygons(n, self.image_size, rng, self.supersample)
+        images, labels, _ = render_polygons(n, self.image_size, rng, self.supersample, n_polygons=self.n_polygons)
         return images, mode_index(labels)
 
+    def _complexity(self) -> dict:
+        """``n_polygons`` only where it is not 1: the keys of one-polygon data (its prepared arrays,
+        the shipped classifiers) stay what they were before the complexity axis."""
+        return {} if self.n_polygons == 1 else {"n_polygons": self.n_polygons}
+
     def rendering_key(self) -> dict:
-        return {"source": self.name, "image_size": self.image_size, "supersample": self.supersample}
+        return {"source": self.name, "image_size": self.image_size, "supersample": self.supersample,
+                **self._complexity()}
 
     def config(self) -> dict:
         return {"image_size": self.image_size, "n_train": self.n_train, "n_test": self.n_test,
-                "seed": self.seed, "supersample": self.supersample, "format": 1}
+                "seed": self.seed, "supersample": self.supersample, "format": 1, **self._complexity()}
 
     def _build(self, directory: Path, chunk: int = 1024) -> None:
         """Render in chunks straight to disk: memory stays one chunk, whatever ``n_train``."""
@@ -102,7 +134,8 @@ class Polygons(ImageSource):
             s = self.image_size
             with NpyWriter(directory / f"{split}_images.npy", (n, s, s, 3), np.uint8) as writer:
                 for start in tqdm(range(0, n, chunk), desc=f"render {split} polygons", unit="chunk", leave=False):
-                    images, lab, geo = render_polygons(min(chunk, n - start), s, rng, self.supersample)
+                    images, lab, geo = render_polygons(min(chunk, n - start), s, rng, self.supersample,
+                                                          n_polygons=self.n_polygons)
                     writer.write(images)
                     labels.append(lab)
                     geometry.append(geo)

@@ -183,6 +183,7 @@ def mode_coverage(fake_probs: torch.Tensor, real_probs: torch.Tensor, min_count:
         "modes_covered": int((good_hist >= min_count).sum()),
         "modes_predicted": int((mode_histogram(fake_probs) >= min_count).sum()),
         "good_fraction": float(good.double().mean()),
+        "real_good_fraction": float((real_probs.max(1).values >= confidence).double().mean()),
         "kl": None, "jsd": None, "n_samples": len(fake_probs),
     }
     if good.any():

@@ -130,3 +130,25 @@ def spectrograms(signals: dict, rate: int, path: str | Path, title: str = "", wi
     if title:
         fig.suptitle(title, fontsize=10)
     return save_figure(fig, path)
+
+
+def panel_curves(panels: dict[str, dict[str, tuple[list, list]]], path: str | Path, xlabel: str,
+                 log_x: bool = False, columns: int = 4) -> Path:
+    """One panel per title, each with one ``(x, y)`` curve per named series (markers at the points)."""
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.0 * rows), squeeze=False)
+    for ax, (title, series) in zip(axes.flat, panels.items()):
+        for name, (x, y) in series.items():
+            if len(x):
+                ax.plot(x, y, marker="o", label=name)
+        if log_x:
+            ax.set_xscale("log", base=2)
+        xs = sorted({v for x, _ in series.values() for v in x})
+        if xs:
+            ax.set_xticks(xs, [f"{v:,}" for v in xs])
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_title(title, fontsize=8)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    return save_figure(fig, path)

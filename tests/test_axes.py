@@ -1,0 +1,39 @@
+"""The axes report: verdicts follow the numbers along each axis (planted reversals flip them)."""
+import json
+
+from scatgen.studies.axes import Point, axis_points, axis_table, claim1, claim2, write_axes_report
+
+
+def _table(tmp_path, edges, forgotten, gaps):
+    evaluations = {}
+    for axis, values in (("complexity", (1, 2, 4)), ("size", (1024, 4096, 16384))):
+        for i, v in enumerate(values):
+            dirs = []
+            for model, shift in (("inverse_scattering", 0.0), ("sngan", -5.0)):
+                d = tmp_path / f"{axis}{v}{model}"
+                d.mkdir(parents=True)
+                m = {"model_name": model, "data/n_modes": 48, "resolution/psnr_edges": edges[i] + shift,
+                     "resolution/high_frequency_ratio": 0.5, "per_mode/forgotten": forgotten[i],
+                     "modes/modes_covered": 20, "gap/psnr": gaps[i], "test/psnr": 25.0, "epochs": 12}
+                (d / "metrics.json").write_text(json.dumps(m))
+                dirs.append(d)
+            evaluations[Point(axis, v, 1, 4096, 12)] = dirs
+    return axis_table(evaluations)
+
+
+def test_axis_points_keep_the_steps_at_every_size():
+    points = axis_points([1, 2, 4], [1024, 4096, 16384], 4096, 12)
+    assert [(p.axis, p.value, p.epochs) for p in points][3:] == [("size", 1024, 48), ("size", 4096, 12), ("size", 16384, 3)]
+    assert points[0].overrides() == points[4].overrides()  # the shared point trains once
+
+
+def test_axes_verdicts_follow_the_numbers(tmp_path):
+    saturates = _table(tmp_path / "a", edges=(24, 22, 19), forgotten=(1, 2, 5), gaps=(2.0, 0.8, 0.1))
+    assert claim2(saturates)[0] == "shown" and claim1(saturates)[0] == "shown"
+    flat = _table(tmp_path / "b", edges=(24, 24, 24.2), forgotten=(1, 1, 1), gaps=(0.2, 0.2, 0.1))
+    assert claim2(flat)[0] == "not shown" and claim1(flat)[0] == "not shown"
+    sharper = _table(tmp_path / "c", edges=(20, 22, 24), forgotten=(2, 1, 1), gaps=(0.1, 0.5, 2.0))
+    assert claim2(sharper)[0] == "contradicted" and claim1(sharper)[0] == "not shown"
+    report = write_axes_report(saturates, tmp_path / "out").read_text()
+    assert "memory storage: shown" in report and "structures): shown" in report
+    assert (tmp_path / "out" / "axis_complexity.png").stat().st_size > 0 and (tmp_path / "out" / "axis_size.png").exists()
