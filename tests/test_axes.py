@@ -34,6 +34,8 @@ def test_axes_verdicts_follow_the_numbers(tmp_path):
     assert claim2(flat)[0] == "not shown" and claim1(flat)[0] == "not shown"
     sharper = _table(tmp_path / "c", edges=(20, 22, 24), forgotten=(2, 1, 1), gaps=(0.1, 0.5, 2.0))
     assert claim2(sharper)[0] == "contradicted" and claim1(sharper)[0] == "not shown"
+    one_level = {"complexity": {1: saturates["complexity"][1]}}  # one point: no verdict can be drawn
+    assert claim2(one_level)[0] == "not shown" and claim1(one_level)[0] == "not shown"
     report = write_axes_report(saturates, tmp_path / "out").read_text()
     assert "memory storage: shown" in report and "structures): shown" in report
     assert (tmp_path / "out" / "axis_complexity.png").stat().st_size > 0 and (tmp_path / "out" / "axis_size.png").exists()

@@ -107,13 +107,20 @@ def change(table: dict, axis: str, model: str | None, key: str) -> tuple[float |
     return (ys[0], ys[-1]) if len(ys) >= 2 else (None, None)
 
 
+def measured_axis(table: dict, axis: str) -> tuple[str | None, list[int]]:
+    """The inverse-scattering model's name and the axis' values, or ``(None, values)`` when the
+    axis has fewer than two points or no inverse-scattering model (no verdict can be drawn)."""
+    iss = role({m: None for m in models_of(table)}, "inverse_scattering")
+    values = sorted(table.get(axis, {}))
+    return (iss if len(values) >= 2 else None), values
+
+
 def claim2(table: dict) -> tuple[str, str]:
     """Memory saturates on complex data: loss of resolution (edge PSNR, high-frequency energy) or
     of structures (forgotten modes) of the inverse-scattering generator from k_min to k_max."""
-    models = {m: None for m in models_of(table)}
-    iss = role(models, "inverse_scattering")
-    levels = sorted(table.get("complexity", {}))
-    if iss is None or len(levels) < 2:
+    models = models_of(table)
+    iss, levels = measured_axis(table, "complexity")
+    if iss is None:
         return "not shown", "the complexity axis needs the inverse-scattering model at two levels or more."
     e0, e1 = change(table, "complexity", iss, "resolution/psnr_edges")
     h0, h1 = change(table, "complexity", iss, "resolution/high_frequency_ratio")
@@ -150,10 +157,8 @@ def claim2(table: dict) -> tuple[str, str]:
 def claim1(table: dict) -> tuple[str, str]:
     """Memory storage: the train - test gap of the inverse-scattering generator falls as n grows
     at equal steps (it stores the few images it is given, and generalises from many)."""
-    models = {m: None for m in models_of(table)}
-    iss = role(models, "inverse_scattering")
-    sizes = sorted(table.get("size", {}))
-    if iss is None or len(sizes) < 2:
+    iss, _ = measured_axis(table, "size")
+    if iss is None:
         return "not shown", "the size axis needs the inverse-scattering model at two sizes or more."
     ns, gaps = series(table, "size", iss, "gap/psnr")
     _, tests = series(table, "size", iss, "test/psnr")
