@@ -202,3 +202,20 @@ def test_the_summary_and_the_report_follow_the_metric_registry():
     assert "| modes of 12 covered (>= k confident samples) ↑ | 7 |" in summary
     assert "| a new score ↓ | 0.0123 |" in summary
     assert "| a new score ↓ | 0.0123 | 0.5 | - |" in table
+
+
+def test_mode_bars_label_the_modes_from_the_data_source(monkeypatch, tmp_path):
+    """The mode histogram's groups come from the source's mode factors, not from 8 colours written in.
+    Planted bug it catches: a group size of 8 (6 modes of 2 x 3 would get one tick)."""
+    import numpy as np
+
+    from scatgen.viz import plots
+
+    seen = {}
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: seen.update(
+        ticks=list(fig.axes[0].get_xticks()), labels=[t.get_text() for t in fig.axes[0].get_xticklabels()],
+        title=fig.axes[0].get_title()))
+    axes = (("sides", [3, 4]), ("shade", ["a", "b", "c"]))
+    plots.mode_bars({"real": np.ones(6), "model": np.arange(6.0)}, tmp_path / "h.png", mode_axes=axes)
+    assert seen["labels"] == ["3 sides", "4 sides"] and seen["ticks"] == [1.0, 4.0]
+    assert seen["title"] == "mode histogram (3 shades per sides value)"

@@ -188,6 +188,12 @@ def findings(runs) -> str:
     return "\n\n".join(["**Answer, claim by claim** (each verdict drawn from the tables below).", *paragraphs])
 
 
+def mode_factors(metrics: dict) -> str:
+    """`` (vertices x colour)``: the data source's two mode factors, as its metrics record them."""
+    axes = metrics.get("data/mode_axes")
+    return f" ({axes[0][0]} x {axes[1][0]})" if axes else ""
+
+
 def write_report(eval_dirs: list[Path], out_dir: Path, header: list[str] | None = None) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = load_evaluations(eval_dirs)
@@ -201,7 +207,7 @@ def write_report(eval_dirs: list[Path], out_dir: Path, header: list[str] | None 
               f"; {any_run.get('n_samples')} samples per model and prior against {any_run.get('n_real_test')} real "
               "test images. Cells: mean ± standard deviation over seeds.", ""]
     lines += ["## Mode dropping, measured by reconstruction", "",
-              f"Test PSNR of each of the {any_run.get('data/n_modes')} modes (polygons: vertex count x colour); the inverse-scattering model reconstructs "
+              f"Test PSNR of each of the {any_run.get('data/n_modes')} modes{mode_factors(any_run)}; the inverse-scattering model reconstructs "
               "G(L S x), the VAE G(mu(x)), the GAN G(z*) with z* from latent inversion (the same number of Adam steps and "
               "restarts for every image).", ""] + section_table(runs, "per_mode", "per mode (reconstruction)") + [""]
     heatmaps = [first_of[m] / "per_mode_psnr.png" for m in runs if (first_of[m] / "per_mode_psnr.png").exists()]
@@ -239,7 +245,8 @@ def write_report(eval_dirs: list[Path], out_dir: Path, header: list[str] | None 
             hists.setdefault("real test", stacked[0][0])
             hists[model] = np.sum([s[1] for s in stacked], axis=0)
     if hists:
-        plots.mode_bars(hists, out_dir / "mode_histogram.png", "mode histogram of N(0, Id) samples per model (all seeds pooled)")
+        plots.mode_bars(hists, out_dir / "mode_histogram.png", "mode histogram of N(0, Id) samples per model (all seeds pooled)",
+                        mode_axes=any_run.get("data/mode_axes"))
         lines += ["## Mode histogram of the samples", "", "![mode histogram](mode_histogram.png)", ""]
     path = out_dir / "report.md"
     path.write_text("\n".join(lines) + "\n")

@@ -88,9 +88,10 @@ def modes(ctx: StudyContext, chunk: int = 2000) -> None:
                                                                   s.mode_confidence).items()})
     ctx.metrics["modes/min_count"], ctx.metrics["modes/confidence"] = s.mode_min_count, s.mode_confidence
     confident = fake_probs[fake_probs.max(1).values >= s.mode_confidence]
-    hist = {"real test": mode_histogram(real_probs), f"{type(ctx.model).__name__} (confident samples)": mode_histogram(confident)}
+    name = ctx.metrics.get("model_name") or type(ctx.model).__name__
+    hist = {"real test": mode_histogram(real_probs), f"{name} (confident samples)": mode_histogram(confident)}
     np.save(ctx.out_dir / "mode_histogram.npy", np.stack([h.numpy() for h in hist.values()]))
-    plots.mode_bars(hist, ctx.figure(ctx.out_dir / "mode_histogram.png"))
+    plots.mode_bars(hist, ctx.figure(ctx.out_dir / "mode_histogram.png"), mode_axes=ctx.source.mode_axes())
 
 
 def samplers(ctx: StudyContext) -> None:

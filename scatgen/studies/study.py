@@ -43,8 +43,11 @@ def run_study(model, datamodule, out_dir: str | Path, settings: StudySettings,
     if settings.eval_limit is None:  # the GAN's latent inversion is costly: it sets its own default
         settings = replace(settings, eval_limit=getattr(model, "default_eval_limit", None))
     n_modes = getattr(datamodule.source, "n_modes", 0) or None
+    axes = datamodule.source.mode_axes() if n_modes else None
     ctx = StudyContext(model.eval(), datamodule, out_dir, settings, precision,
-                       metrics={"model": type(model).__name__, "data/n_modes": n_modes, **settings.extra})
+                       metrics={"model": type(model).__name__, "data/n_modes": n_modes,
+                                "data/mode_axes": [[name, list(values)] for name, values in axes] if axes else None,
+                                **settings.extra})
     for name in settings.parts:
         t = time.perf_counter()
         PARTS[name](ctx)

@@ -61,8 +61,11 @@ def curves(series: dict[str, np.ndarray], path: str | Path, xlabel: str, ylabel:
     return save_figure(fig, path)
 
 
-def mode_bars(histograms_by_name: dict[str, np.ndarray], path: str | Path, title: str = "") -> Path:
-    """Grouped bars of mode frequencies (one group per mode, one bar per series)."""
+def mode_bars(histograms_by_name: dict[str, np.ndarray], path: str | Path, title: str = "",
+              mode_axes: tuple[tuple[str, list], tuple[str, list]] | None = None) -> Path:
+    """Grouped bars of mode frequencies (one group per mode, one bar per series).  ``mode_axes``
+    (the data source's two factors, e.g. ``("vertices", [3, ..., 8]), ("colour", [...])``) labels
+    the modes: one tick and separator per value of the first, mode ``i * len(second) + j``."""
     names = list(histograms_by_name)
     n_modes = len(next(iter(histograms_by_name.values())))
     fig, ax = plt.subplots(figsize=(12, 3.8))
@@ -71,11 +74,17 @@ def mode_bars(histograms_by_name: dict[str, np.ndarray], path: str | Path, title
     for i, name in enumerate(names):
         h = as_numpy(histograms_by_name[name])
         ax.bar(x + (i - (len(names) - 1) / 2) * width, h / max(h.sum(), 1), width=width, label=name)
-    ax.set_xticks(x[::8] + 3.5, [f"{n} vertices" for n in range(3, 3 + n_modes // 8)])
-    for boundary in range(8, n_modes, 8):
-        ax.axvline(boundary - 0.5, color="0.8", lw=0.8)
+    if mode_axes is not None and len(mode_axes[0][1]) * len(mode_axes[1][1]) == n_modes:
+        (row_name, row_values), (col_name, col_values) = mode_axes
+        group = len(col_values)
+        ax.set_xticks(x[::group] + (group - 1) / 2, [f"{v} {row_name}" for v in row_values])
+        for boundary in range(group, n_modes, group):
+            ax.axvline(boundary - 0.5, color="0.8", lw=0.8)
+        title = title or f"mode histogram ({group} {col_name}s per {row_name} value)"
+    else:
+        ax.set_xlabel("mode")
     ax.set_ylabel("fraction of images")
-    ax.set_title(title or "mode histogram (8 colours per vertex count)")
+    ax.set_title(title or "mode histogram")
     ax.legend(fontsize=8, ncol=min(len(names), 4))
     return save_figure(fig, path)
 
