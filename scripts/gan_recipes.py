@@ -38,6 +38,8 @@ RECIPES: dict[str, list[str]] = {
     "sngan_translate": ["model=sngan_diffaugment", "model.augment.cutout=0"],
     "sngan_r1": ["model.r1_gamma=0.1"],
     "sngan_wide_d": ["model.discriminator.width=64"],
+    "sngan_ndis2": ["model.d_steps_per_g=2"],      # SN-GAN's n_dis: 2 D steps per G step
+    "sngan_ndis5": ["model.d_steps_per_g=5"],      # the SN-GAN paper's n_dis with betas (0, 0.9)
 }
 COLUMNS = [REGISTRY[k] for k in ("modes/good_fraction", "sample/precision", "sample/recall", "modes/modes_covered",
                                   "modes/kl")]

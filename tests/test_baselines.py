@@ -166,3 +166,17 @@ def test_r1_penalises_the_squared_gradient_of_d_on_real_images():
     assert torch.allclose(penalty, expected, rtol=1e-5)
     penalty.backward()
     assert torch.allclose(w.grad, (2 * w.detach() * x.square()).mean(0), rtol=1e-4)
+
+
+def test_d_steps_per_g_steps_the_generator_every_nth_batch(tmp_path):
+    """``model.d_steps_per_g=3`` over 6 batches: 6 discriminator steps, 2 generator steps, 2 updates of
+    the moving average.  Planted bug it catches: the G step taken on every batch (6 G steps)."""
+    import lightning as L
+
+    _, dm, model = _built(tmp_path, "sngan", [*FAST_GAN, "model.d_steps_per_g=3", "data.batch_size=8"])
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=6, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, limit_val_batches=0, enable_model_summary=False)
+    trainer.fit(model, datamodule=dm)
+    opt_d, opt_g = (o.optimizer for o in model.optimizers())
+    steps = [int(next(iter(o.state.values()))["step"]) for o in (opt_d, opt_g)]
+    assert steps == [6, 2] and int(model.ema_steps) == 2 and trainer.global_step == 8

@@ -3,7 +3,8 @@ the small-budget recipe (spectral norm in D, hinge loss, Adam betas (0, 0.9), an
 moving average of G, DiffAugment), chosen by config (``model=dcgan`` / ``model=sngan``).
 
 Manual optimisation (Lightning 2): per batch one discriminator step on real ``x`` and fake
-``G(z)``, then one generator step (so ``global_step`` counts 2 per batch).  Losses:
+``G(z)``, and every ``d_steps_per_g`` batches one generator step (SN-GAN's ``n_dis``; with 1,
+``global_step`` counts 2 per batch).  Losses:
 ``non_saturating`` (D: softplus(-D(x)) + softplus(D(G(z))); G: softplus(-D(G(z)))) or ``hinge``
 (D: relu(1 - D(x)) + relu(1 + D(G(z))); G: -D(G(z))).  ``augment`` (DiffAugment) is applied to real
 and fake images alike before D.  With ``ema_decay``, ``generator`` holds the moving average
@@ -45,7 +46,7 @@ class GAN(GenerativeModel):
                  optimizer_g: Callable, optimizer_d: Callable, loss: str = "non_saturating",
                  inversion: dict | None = None, val_inversion_images: int = 64, ema_decay: float | None = None,
                  augment: Callable[[torch.Tensor], torch.Tensor] | None = None, r1_gamma: float = 0.0,
-                 r1_interval: int = 16):
+                 r1_interval: int = 16, d_steps_per_g: int = 1):
         super().__init__()
         if loss not in ADVERSARIAL:
             raise ValueError(f"model.loss={loss!r} is unknown; use one of {', '.join(ADVERSARIAL)}")
@@ -69,6 +70,9 @@ class GAN(GenerativeModel):
             raise ValueError(f"model.r1_gamma={r1_gamma}, model.r1_interval={r1_interval}: use r1_gamma >= 0 "
                              "(0: no R1) and r1_interval >= 1")
         self.r1_gamma, self.r1_interval = r1_gamma, r1_interval
+        if d_steps_per_g < 1:
+            raise ValueError(f"model.d_steps_per_g={d_steps_per_g} must be >= 1 (discriminator steps per generator step)")
+        self.d_steps_per_g = d_steps_per_g
 
     @property
     def trained_generator(self) -> Generator:
@@ -98,30 +102,37 @@ class GAN(GenerativeModel):
     def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
         return -fake.mean() if self.loss == "hinge" else F.softplus(-fake).mean()
 
-    def r1_loss(self, real: torch.Tensor) -> torch.Tensor:
+    def d_step_index(self, batch_idx: int) -> int:
+        """Discriminator steps taken before this batch's: one per batch, across epochs (restored on resume)."""
+        return self.trainer.fit_loop.total_batch_idx if self._trainer is not None else batch_idx
+
+    def r1_loss(self, real: torch.Tensor, d_step: int) -> torch.Tensor:
         """Lazy R1 (Mescheder et al. 2018; StyleGAN2's lazy form): ``gamma / 2 * interval * E||grad_x D(x)||^2``
         on the real images every ``r1_interval`` discriminator steps, else 0."""
-        d_steps = self.global_step // 2
-        if self.r1_gamma == 0 or d_steps % self.r1_interval:
+        if self.r1_gamma == 0 or d_step % self.r1_interval:
             return real.new_zeros(())
         return 0.5 * self.r1_gamma * self.r1_interval * r1_penalty(self.discriminator, self.augment, real)
 
     def training_step(self, batch, batch_idx):
         opt_d, opt_g = self.optimizers()
+        d_step = self.d_step_index(batch_idx)
         x = self.batch_images(batch)
         z = torch.randn(x.shape[0], self.latent_dim, device=x.device)
         fake = self.trained_generator(z)
         loss_d = self.d_loss(self.discriminator(self.augment(x)).float(),
-                             self.discriminator(self.augment(fake.detach())).float()) + self.r1_loss(x)
+                             self.discriminator(self.augment(fake.detach())).float()) + self.r1_loss(x, d_step)
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(loss_d)
         opt_d.step()
+        self.log("train/loss_d", loss_d, on_step=True, on_epoch=True, prog_bar=True)
+        if (d_step + 1) % self.d_steps_per_g:
+            return
         loss_g = self.g_loss(self.discriminator(self.augment(fake)).float())
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(loss_g)
         opt_g.step()
         self.update_ema()
-        self.log_dict({"train/loss_d": loss_d, "train/loss_g": loss_g}, on_step=True, on_epoch=True, prog_bar=True)
+        self.log("train/loss_g", loss_g, on_step=True, on_epoch=True, prog_bar=True)
 
     def latents(self, batch) -> torch.Tensor:
         """Latent inversion (runs under the caller's autocast, if any)."""
