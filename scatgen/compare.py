@@ -4,6 +4,7 @@ same at every point of the complexity and size axes (``scatgen/studies/axes.py``
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import subprocess
 import sys
@@ -46,9 +47,25 @@ def train_runs(experiments: str, models: list[str], seeds: list[int], epochs: in
     return jobs
 
 
+# config files that do not change what train.py trains (the drivers' and evaluation's own settings)
+NOT_TRAINING = ("compare.yaml", "study_axes.yaml", "evaluate.yaml", "study/", "synthesize/")
+
+
+def training_config_digest(conf_dir: Path = ROOT / "conf") -> str:
+    """sha256 of every training config file (path and text): a recipe edited in ``conf/`` finds
+    no stale runs trained under the old one."""
+    h = hashlib.sha256()
+    for path in sorted(conf_dir.rglob("*.yaml")):
+        rel = path.relative_to(conf_dir).as_posix()
+        if not rel.startswith(NOT_TRAINING):
+            h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def sweep_dir(cfg: DictConfig, kind: str, settings: dict) -> Path:
-    """``<log_dir>/<kind>/runs-<hash of settings>``: the same settings find the same runs."""
-    return Path(cfg.paths.log_dir) / kind / f"runs-{config_hash(settings)}"
+    """``<log_dir>/<kind>/runs-<hash of settings and the training configs>``: the same settings
+    under the same configs find the same runs."""
+    return Path(cfg.paths.log_dir) / kind / f"runs-{config_hash({**settings, 'conf': training_config_digest()})}"
 
 
 def evaluation_dir(run: Path) -> Path:
@@ -80,10 +97,15 @@ def compare(cfg: DictConfig) -> Path:
     if cfg.runs:
         runs = [Path(r) for r in cfg.runs]
     else:
-        settings = {"models": list(cfg.models), "experiments": cfg.experiments, "seeds": list(cfg.seeds),
-                    "epochs": cfg.epochs, "overrides": list(cfg.train_overrides)}
-        runs = train_runs(cfg.experiments, list(cfg.models), list(cfg.seeds), cfg.epochs, list(cfg.train_overrides),
-                          sweep_dir(cfg, "study", settings))
+        # the models on every seed, then the reference rows (e.g. the classic DCGAN) on their own seeds
+        groups = [(list(cfg.models), list(cfg.seeds)), (list(cfg.reference_models), list(cfg.reference_seeds))]
+        runs = []
+        for models, seeds in groups:
+            if models:
+                settings = {"models": models, "experiments": cfg.experiments, "seeds": seeds, "epochs": cfg.epochs,
+                            "overrides": list(cfg.train_overrides)}
+                runs += train_runs(cfg.experiments, models, seeds, cfg.epochs, list(cfg.train_overrides),
+                                   sweep_dir(cfg, "study", settings))
     timings["train_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

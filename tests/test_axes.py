@@ -39,3 +39,19 @@ def test_axes_verdicts_follow_the_numbers(tmp_path):
     report = write_axes_report(saturates, tmp_path / "out").read_text()
     assert "memory storage: shown" in report and "structures): shown" in report
     assert (tmp_path / "out" / "axis_complexity.png").stat().st_size > 0 and (tmp_path / "out" / "axis_size.png").exists()
+
+
+def test_a_recipe_edit_finds_no_stale_study_runs(tmp_path):
+    """The study's sweep directory hashes the training configs: editing a model's YAML changes it,
+    editing the driver's own settings does not.  Planted bugs it catches: the hash of the
+    driver's settings alone (an edited recipe reused runs trained under the old one)."""
+    from scatgen.compare import training_config_digest
+
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "sngan.yaml").write_text("loss: hinge\n")
+    (tmp_path / "compare.yaml").write_text("seeds: [0]\n")
+    before = training_config_digest(tmp_path)
+    (tmp_path / "compare.yaml").write_text("seeds: [0, 1]\n")
+    assert training_config_digest(tmp_path) == before
+    (tmp_path / "model" / "sngan.yaml").write_text("loss: non_saturating\n")
+    assert training_config_digest(tmp_path) != before
