@@ -142,6 +142,40 @@ def test_the_same_inputs_give_the_same_fid_and_kid(trained, tmp_path):
         assert runs[0][key] == runs[1][key], key
 
 
+def test_the_real_features_are_fitted_once_per_process_for_the_same_images(trained, tmp_path, monkeypatch):
+    """A second run on the same images reuses the fitted feature map and the real features (the
+    same scores); different training pixels refit.  Planted bug it catches: the shared features
+    keyed by the settings alone (a second data set scored against the first one's features)."""
+    from types import SimpleNamespace
+
+    from scatgen.evaluate import load_model
+    from scatgen.metrics.features import ScatteringFeatures
+    from scatgen.studies import context
+    from scatgen.studies.study import StudySettings, run_study
+
+    fits = []
+    fit = ScatteringFeatures.fit
+    monkeypatch.setattr(ScatteringFeatures, "fit", lambda self, x: fits.append(len(x)) or fit(self, x))
+    monkeypatch.setattr(context, "_REAL_FEATURES", {})
+    _, datamodule, model = load_model(trained / "checkpoints/last.ckpt")
+    settings = StudySettings(parts=("samples", "distribution"), n_samples=64, feature_J=2, feature_components=8,
+                             kid_subset_size=32)
+    first, second = (run_study(model, datamodule, tmp_path / str(i), settings) for i in range(2))
+    assert len(fits) == 1 and first["sample/fid"] == second["sample/fid"] and first["data/fid"] == second["data/fid"]
+
+    class OtherPixels:  # the same data module with every training image brightened by one level
+        def __getattr__(self, name):
+            return getattr(datamodule, name)
+
+        def dataset(self, split, limit=None):
+            d = datamodule.dataset(split, limit)
+            return SimpleNamespace(images=np.minimum(np.asarray(d.images), 254) + 1, labels=d.labels) \
+                if split == "train" else d
+
+    third = run_study(model, OtherPixels(), tmp_path / "2", settings)
+    assert len(fits) == 2 and third["data/fid"] != first["data/fid"]
+
+
 def test_evaluate_uses_study_cache_dir(trained, tmp_path):
     """``study.cache_dir`` given: the mode classifier goes there; not given: the run's own cache.
     Planted bug it catches: ``cache_dir=run_cfg.paths.cache_dir`` always (the setting was ignored)."""

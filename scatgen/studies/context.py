@@ -10,6 +10,7 @@ training rows alone: train.py's final evaluation scores the first 2,048).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,13 @@ def precision_context(precision: str, device: torch.device | str):
     if str(precision).startswith("bf16"):
         return lambda: torch.autocast(device_type, dtype=torch.bfloat16, cache_enabled=False)
     return contextlib.nullcontext
+
+
+# The real images' feature map and features, shared by every run one process evaluates on the same
+# images and feature settings (scripts/compare.py evaluates a dozen runs of one data set): keyed by
+# a digest of the images themselves, so a different data set or split never hits.  One entry.
+_REAL_FEATURES: dict[str, dict[str, object]] = {}
+REAL_SPLITS = ("train", "test")
 
 
 @dataclass
@@ -82,22 +90,42 @@ class StudyContext:
                                                      keep_images=split == "test")
         return self._cache[key]
 
+    def real_features_key(self) -> str:
+        """Digest of the real splits' pixels, the feature settings and the device."""
+        s = self.settings
+        h = hashlib.sha256(repr((s.feature_J, s.feature_L, s.feature_components, str(self.device))).encode())
+        for split in REAL_SPLITS:
+            h.update(np.ascontiguousarray(self.datamodule.dataset(split).images).tobytes())
+        return h.hexdigest()
+
     def features(self) -> ScatteringFeatures:
-        """The feature map, fitted on the real training images, on the model's device."""
+        """The feature map, fitted on the real training images, on the model's device (fitted once
+        per process for the same images: ``_REAL_FEATURES``)."""
         if "features" not in self._cache:
-            s = self.settings
-            f = ScatteringFeatures(image_size=self.images("train").shape[-1], J=s.feature_J, L=s.feature_L,
-                                   n_components=s.feature_components).to(self.device)
-            self._cache["features"] = f.fit(self.images("train"))
-            self._cache["features/train"] = f.reference_features  # one scattering pass over train, not two
+            key = self.real_features_key()
+            shared = _REAL_FEATURES.get(key)
+            if shared is None:
+                s = self.settings
+                f = ScatteringFeatures(image_size=self.images("train").shape[-1], J=s.feature_J, L=s.feature_L,
+                                       n_components=s.feature_components).to(self.device)
+                f.fit(self.images("train"))
+                # one scattering pass over train, not two
+                shared = {"features": f, "features/train": f.reference_features}
+                _REAL_FEATURES.clear()
+                _REAL_FEATURES[key] = shared
+            self._cache["real_features"] = shared
+            self._cache.update(shared)
         return self._cache["features"]
 
     def embed(self, name: str, images: torch.Tensor | None = None) -> torch.Tensor:
-        """Features of a named image set (``train``, ``test`` or a sample set), computed once."""
+        """Features of a named image set (``train``, ``test`` or a sample set), computed once (the
+        real splits once per process)."""
         key = f"features/{name}"
         features = self.features()
         if key not in self._cache:
             self._cache[key] = features.embed(self.images(name) if images is None else images, f"features {name}")
+            if name in REAL_SPLITS and images is None:
+                self._cache["real_features"][key] = self._cache[key]
         return self._cache[key]
 
     def prior(self, name: str) -> LatentPrior:
