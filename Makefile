@@ -37,12 +37,12 @@ bench: install
 	$(PY) scripts/bench_scattering.py
 	$(PY) scripts/bench_training.py
 
-# the study: IS, VAE and GAN on 32x32 polygons at an equal budget (conf/experiment/study32_*.yaml:
-# 12 epochs), 3 seeds each, every run evaluated, docs/study/report.md written (< 60 min on 2 CPU
-# cores; an interrupted study resumes with what is not done)
+# the study: IS, VAE and the SN-GAN on 32x32 polygons at an equal budget (conf/experiment/study32_*.yaml:
+# 12 epochs), 3 seeds each, the classic DCGAN as a reference row on seed 0, every run evaluated,
+# docs/study/report.md written (< 60 min on 2 CPU cores; an interrupted study resumes with what is not done)
 study: install
-	$(PY) scripts/compare.py out_dir=docs/study experiments=study32 'seeds=[0,1,2]' study.n_samples=1024 \
-		study.classifier_steps=1200
+	$(PY) scripts/compare.py out_dir=docs/study experiments=study32 'seeds=[0,1,2]' 'reference_models=[dcgan]' \
+		study.n_samples=1024 study.classifier_steps=1200
 
 # the study along data complexity (1, 2, 4 polygons per image at 4,096 images) and data size
 # (1,024 / 4,096 / 16,384 images at equal steps), seed 0: docs/study_axes/report.md (budget 120 min

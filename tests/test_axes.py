@@ -55,3 +55,23 @@ def test_a_recipe_edit_finds_no_stale_study_runs(tmp_path):
     assert training_config_digest(tmp_path) == before
     (tmp_path / "model" / "sngan.yaml").write_text("loss: non_saturating\n")
     assert training_config_digest(tmp_path) != before
+
+
+def test_the_study_report_takes_claim_2_from_the_axes(tmp_path):
+    """The study's claim-2 verdict is the axes' saturation verdict, read back from ``axes.json``.
+    Planted bugs it catches: the verdict left at "not shown" whatever the axes say; the levels read
+    back as strings (the axis then sorts 16384 before 4096)."""
+    from test_study import _fake_runs
+
+    from scatgen.studies.axes import load_axes_table
+    from scatgen.studies.report import findings
+
+    runs = _fake_runs(gan={}, scattering={})
+    head = "**2. Memory saturates on complex data (loss of resolution or of structures): "
+    for name, edges, verdict in (("a", (24, 22, 19), "shown"), ("b", (24, 24, 24.2), "not shown")):
+        write_axes_report(_table(tmp_path / name, edges=edges, forgotten=(1, 1, 1), gaps=(2.0, 0.8, 0.1)),
+                          tmp_path / name / "out")
+        table = load_axes_table(tmp_path / name / "out" / "axes.json")
+        assert sorted(table["size"]) == [1024, 4096, 16384]
+        assert head + verdict + ".**" in findings(runs, table)
+    assert head + "not shown.**" in findings(runs) and load_axes_table(tmp_path / "none.json") is None

@@ -174,6 +174,15 @@ def claim1(table: dict) -> tuple[str, str]:
     return verdict, text
 
 
+def load_axes_table(path: Path) -> dict | None:
+    """The table ``write_axes_report`` saved in ``axes.json`` (levels back to integers), or ``None``
+    when there is none yet."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    return {axis: {int(v): row for v, row in levels.items()} for axis, levels in json.loads(path.read_text()).items()}
+
+
 def write_axes_report(table: dict, out_dir: Path, header: list[str] | None = None) -> Path:
     """``report.md`` (the answer to claims 1 and 2, a table per axis), a PNG per axis, ``axes.json``."""
     out_dir.mkdir(parents=True, exist_ok=True)
