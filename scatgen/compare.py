@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 from scatgen.errors import UserError
 from scatgen.evaluate import evaluate_checkpoint
 from scatgen.storage.artefacts import config_hash
-from scatgen.studies.axes import axis_points, axis_table, load_axes_table, write_axes_report
+from scatgen.studies.axes import axis_points, axis_table, claim2, load_axes_table, write_axes_report
 from scatgen.studies.report import write_report
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def compare(cfg: DictConfig) -> Path:
     if cfg.axes_report and axes is None:
         log.info("no axes report at %s yet (make study-axes): the saturation half of claim 2 stays unmeasured",
                  cfg.axes_report)
-    path = write_report(eval_dirs, out_dir, header, axes)
+    path = write_report(eval_dirs, out_dir, header, claim2(axes) if axes else None)
     log.info("report -> %s", path)
     return path
 

@@ -73,5 +73,5 @@ def test_the_study_report_takes_claim_2_from_the_axes(tmp_path):
                           tmp_path / name / "out")
         table = load_axes_table(tmp_path / name / "out" / "axes.json")
         assert sorted(table["size"]) == [1024, 4096, 16384]
-        assert head + verdict + ".**" in findings(runs, table)
+        assert head + verdict + ".**" in findings(runs, claim2(table))
     assert head + "not shown.**" in findings(runs) and load_axes_table(tmp_path / "none.json") is None

@@ -96,7 +96,7 @@ def sampler_table(runs) -> list[str]:
     return lines
 
 
-def findings(runs, axes: dict | None = None) -> str:
+def findings(runs, saturation: tuple[str, str] | None = None) -> str:
     """The answer, one paragraph per claim of the seed (1. a regularised inverse with memory
     storage; 2. memory saturates on complex data; 3. GANs keep quality but forget images), each
     with its verdict (shown, not shown or contradicted) and the numbers of the tables below."""
@@ -174,10 +174,8 @@ def findings(runs, axes: dict | None = None) -> str:
     if gap is not None:
         claim1.append(f"Its train-test PSNR gap is {format_value(gap)} dB: what it stores of the training images carries "
                       "over to unseen ones.")
-    if axes:
-        from scatgen.studies.axes import claim2 as axes_claim2  # axes.py builds on this module
-
-        saturation, along = axes_claim2(axes)
+    if saturation:
+        saturation, along = saturation
         claim2.append(f"*Saturation as the data grow more complex* (`make study-axes`, "
                       f"[docs/study_axes/report.md](../study_axes/report.md)): {saturation}. {along}")
     else:
@@ -203,16 +201,16 @@ def mode_factors(metrics: dict) -> str:
 
 
 def write_report(eval_dirs: list[Path], out_dir: Path, header: list[str] | None = None,
-                 axes: dict | None = None) -> Path:
-    """``report.md``, its figures and ``metrics.json`` from the evaluation dirs; ``axes`` (the axes
-    report's table, ``axes.load_axes_table``) answers the saturation half of claim 2."""
+                 saturation: tuple[str, str] | None = None) -> Path:
+    """``report.md``, its figures and ``metrics.json`` from the evaluation dirs; ``saturation`` (the
+    axes' claim-2 verdict and text, ``axes.claim2``) answers the saturation half of claim 2."""
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = load_evaluations(eval_dirs)
     first_of = {model: rs[0][0] for model, rs in runs.items()}
     seeds = {model: [m.get("seed") for _, m in rs] for model, rs in runs.items()}
     any_run = next(iter(runs.values()))[0][1]
     epochs = {model: sorted({m.get("epochs") for _, m in rs}, key=str) for model, rs in runs.items()}
-    lines = ["# Study: inverse scattering vs VAE vs GAN", "", findings(runs, axes), ""] + (header or [])
+    lines = ["# Study: inverse scattering vs VAE vs GAN", "", findings(runs, saturation), ""] + (header or [])
     lines += ["Runs per model (seeds): " + ", ".join(f"{k} {v}" for k, v in seeds.items()) +
               "; epochs: " + ", ".join(f"{k} {v}" for k, v in epochs.items()) +
               f"; {any_run.get('n_samples')} samples per model and prior against {any_run.get('n_real_test')} real "
