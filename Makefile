@@ -46,7 +46,7 @@ study: install
 
 # the study along data complexity (1, 2, 4 polygons per image at 4,096 images) and data size
 # (1,024 / 4,096 / 16,384 images at equal steps), seed 0: docs/study_axes/report.md (budget 120 min
-# on 2 CPU cores; not yet run in full: see issue 20); resumes with what is not done
+# on 2 CPU cores; measured in full: about 84 min, README); resumes with what is not done
 study-axes: install
 	$(PY) scripts/study_axes.py out_dir=docs/study_axes study.n_samples=1024 study.classifier_steps=4000 \
 		'study.parts=[reconstruction,per_mode,resolution,samples,modes,memorisation]'
