@@ -238,6 +238,20 @@ def test_the_answer_follows_the_numbers():
                                                                              "modes/modes_covered": 20}, scattering={}))
 
 
+def test_claim_1_counts_the_inverse_scattering_seeds_not_the_reference_rows():
+    """Claim 1 is about the inverse-scattering model, so it names that model's number of seeds.
+    Planted bug it catches: the count taken as the fewest runs of any model (the one-seed DCGAN
+    reference row made the report say "over 1 seed(s)" for 3 seeds of inverse scattering)."""
+    from scatgen.studies.report import findings
+
+    runs = _fake_runs(gan={"per_mode/forgotten": 6}, scattering={"per_mode/forgotten": 2})
+    runs["InverseScattering"] = runs["InverseScattering"] * 3
+    runs["dcgan"] = runs["GAN"][:1]
+    runs["GAN"] = runs["GAN"] * 3
+    text = findings(runs)
+    assert "2.0 forgotten modes on average over 3 seed(s)" in text
+
+
 def test_gan_recipe_search_names_an_unknown_recipe_in_one_line():
     r = _run([ROOT / "scripts/gan_recipes.py", "--recipes", "sngan,sngann"])
     assert r.returncode == 2

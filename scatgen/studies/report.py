@@ -111,7 +111,7 @@ def findings(runs, saturation: tuple[str, str] | None = None) -> str:
     edge = {m: mean(runs, m, "resolution/psnr_edges") for m in runs}
     flat = {m: mean(runs, m, "resolution/psnr_flat") for m in runs}
     sample_hf = {m: mean(runs, m, "sample/high_frequency_ratio") for m in runs}
-    n_seeds = min(len(rs) for rs in runs.values())
+    n_seeds = len(runs[iss])  # claim 1 is the inverse-scattering model's: its own runs, not the fewest of any row
     n_modes = next(iter(runs.values()))[0][1].get("data/n_modes")  # from the data source
     of_modes = f" of {n_modes}" if n_modes else ""
     the_gan = "the GAN" if gan == "GAN" else f"the GAN ({gan})"
