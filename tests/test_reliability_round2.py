@@ -252,6 +252,22 @@ def test_an_unwritable_precision_cache_is_said(monkeypatch, caplog):
     assert "cannot write the precision cache /proc/scatgen-not-writable/scatgen/cpu_precision.json" in caplog.text
 
 
+def test_the_precision_cache_tells_cpus_of_one_name_apart_by_their_flags(monkeypatch, tmp_path):
+    """One model name ("AMD EPYC") covers AVX512-BF16 parts and AVX2-only ones, where bf16 autocast
+    is 20x slower.  Planted bug it catches: the cache keyed by the model name alone (an answer
+    measured on the first kind was reused on the second)."""
+    monkeypatch.delenv("SCATGEN_CPU_PRECISION", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(devices, "_cpu_name", lambda: "AMD EPYC")
+    monkeypatch.setattr(devices, "_cpu_flags", lambda: ("avx2", "avx512f", "avx512_bf16"))
+    monkeypatch.setattr(devices, "measure_bf16_speedup", lambda rounds=5: 2.1)
+    assert devices.cpu_precision.__wrapped__() == "bf16-mixed"
+    monkeypatch.setattr(devices, "_cpu_flags", lambda: ("avx2",))
+    monkeypatch.setattr(devices, "measure_bf16_speedup", lambda rounds=5: 0.05)
+    assert devices.cpu_precision.__wrapped__() == "32-true"
+    assert len(json.loads((tmp_path / "scatgen" / "cpu_precision.json").read_text())) == 2
+
+
 def test_metrics_json_records_the_precision(finished_run):
     run, _ = finished_run
     assert json.loads((run / "metrics.json").read_text())["precision"] in devices.PRECISIONS
