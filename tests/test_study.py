@@ -176,6 +176,7 @@ def test_the_real_features_are_fitted_once_per_process_for_the_same_images(train
     assert len(fits) == 2 and third["data/fid"] != first["data/fid"]
 
 
+@pytest.mark.slow  # two evaluations of a checkpoint: ~17 s
 def test_evaluate_uses_study_cache_dir(trained, tmp_path):
     """``study.cache_dir`` given: the mode classifier goes there; not given: the run's own cache.
     Planted bug it catches: ``cache_dir=run_cfg.paths.cache_dir`` always (the setting was ignored)."""

@@ -69,6 +69,7 @@ def classifier(tmp_path_factory):
     return model, acc, source, root
 
 
+@pytest.mark.slow  # trains the classifier: ~70 s on an AVX2-only CPU
 def test_classifier_is_accurate_cached_and_a_one_mode_generator_covers_one_mode(classifier):
     model, acc, source, root = classifier
     assert acc >= 0.95

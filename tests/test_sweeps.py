@@ -30,6 +30,7 @@ def _job_dirs(tmp_path: Path) -> list[Path]:
     return sorted(p for p in sweeps[0].iterdir() if p.is_dir() and p.name.isdigit())
 
 
+@pytest.mark.slow  # a two-job multirun of train.py: ~20 s
 def test_basic_multirun_makes_one_directory_per_job(tmp_path):
     _train(tmp_path, "-m", "model.optimizer.lr=1e-3,3e-4")
     jobs = _job_dirs(tmp_path)
