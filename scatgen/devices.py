@@ -4,7 +4,8 @@
 generator's convolutions on this CPU (forward and backward of a small conv stack), instead of
 trusting what the CPU advertises: ``bf16-mixed`` when it is at least ``1.3x`` faster than float32,
 else ``32-true``.  Measured here: 2.1x on an AMD EPYC with AVX512-BF16 and no AMX (314 against
-651 ms per training step of the default generator); Intel CPUs with AMX gain more.
+651 ms per training step of the default generator); Intel CPUs with AMX gain more; an AVX2-only
+AMD EPYC (Zen 3, the same model name) measured 0.12x, so it trains in float32.
 
 A busy machine must not flip the answer: float32 and bf16 are timed in alternation, round by
 round, and the median of the per-round ratios is used (load slows both sides of a round alike);

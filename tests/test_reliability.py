@@ -165,11 +165,14 @@ def test_a_texture_smaller_than_the_size_is_refused(tmp_path):
 
 
 # 8, 10, 13. Wrong values on the command line: one line, before any work --------------------
+# each case starts a process (~10 s on an AVX2-only CPU, most of it importing lightning): the type
+# and the range error have one fast case each, their twins in the other script run with make test-slow
 @pytest.mark.parametrize("script,args,start", [
-    ("train.py", ["trainer.max_epochs=abc"], "trainer.max_epochs='abc' is not an integer"),
+    pytest.param("train.py", ["trainer.max_epochs=abc"], "trainer.max_epochs='abc' is not an integer",
+                 marks=pytest.mark.slow),
     ("train.py", ["trainer.max_epoch=3"], "trainer.max_epoch is not a setting; did you mean trainer.max_epochs?"),
     ("train.py", ["encoder.L=0"], "encoder.L=0 must be >= 1"),
-    ("scripts/synthesize.py", ["J=0"], "J=0 must be >= 1"),
+    pytest.param("scripts/synthesize.py", ["J=0"], "J=0 must be >= 1", marks=pytest.mark.slow),
     ("scripts/synthesize.py", ["size=abc"], "size='abc' is not an integer"),
 ])
 def test_wrong_values_are_one_line(tmp_path, script, args, start):
