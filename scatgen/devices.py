@@ -11,9 +11,9 @@ A busy machine must not flip the answer: float32 and bf16 are timed in alternati
 round, and the median of the per-round ratios is used (load slows both sides of a round alike);
 a ratio within ``MARGIN`` of the threshold is measured again with more rounds, and if it is still
 that close the CPU's own flags decide (``avx512_bf16`` or ``amx_bf16``: bf16).  The answer is
-cached per CPU model, its bf16-relevant flags and torch version in ``$XDG_CACHE_HOME/scatgen`` (``~/.cache/scatgen``; a
-cache that cannot be written is said once); ``SCATGEN_CPU_PRECISION=bf16-mixed|32-true``
-overrides it (any other value is refused in one line).
+cached per CPU model, vector flags and torch version in ``$XDG_CACHE_HOME/scatgen``
+(``~/.cache/scatgen``; a cache that cannot be written is said once);
+``SCATGEN_CPU_PRECISION=bf16-mixed|32-true`` overrides it (any other value is refused in one line).
 """
 
 from __future__ import annotations
