@@ -219,6 +219,7 @@ def test_wav_files_of_every_width_are_read_and_resampled(tmp_path, kind):
     assert abs(np.argmax(spectrum) * RATE / (RATE // 2) - 440) < 3  # the tone survives resampling
 
 
+@pytest.mark.slow  # 10-20 s on an AVX2-only CPU (keeps make test under 10 min there)
 def test_a_bad_wav_is_one_line(tmp_path):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF0000WAVEnope")

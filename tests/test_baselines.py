@@ -30,6 +30,7 @@ def test_the_generator_is_one_class_in_all_three_models(tmp_path):
     assert [m.generator.z_dim for m in models] == [models[0].whitening.z_dim, 32, 32]
 
 
+@pytest.mark.slow  # 10-20 s on an AVX2-only CPU (keeps make test under 10 min there)
 def test_vae_learns(tmp_path):
     cfg, dm, model = _built(tmp_path, "vae", ["trainer.max_epochs=6", "data.batch_size=16"])
     before = reconstruction_scores(model, dm.split_loader("test"))["psnr"].mean().item()

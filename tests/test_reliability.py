@@ -37,6 +37,7 @@ def finished_run(tmp_path_factory):
 
 
 # 1. Run directories are unique per process -------------------------------------------------
+@pytest.mark.slow  # 10-20 s on an AVX2-only CPU (keeps make test under 10 min there)
 def test_runs_started_in_the_same_second_get_their_own_directories(tmp_path):
     # encoder.J=7 passes the command-line checks, so Hydra makes the run directory, then the
     # run stops at validation: two processes started together, as a sweep or SLURM array would
@@ -129,6 +130,7 @@ def test_divergence_stops_with_one_line_and_keeps_the_last_finite_checkpoint(tmp
     assert ckpt["epoch"] == 0 and all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())
 
 
+@pytest.mark.slow  # 10-20 s on an AVX2-only CPU (keeps make test under 10 min there)
 def test_a_huge_learning_rate_exits_with_one_line(tmp_path):
     proc = run_script([ROOT / "train.py", *CLI_TINY, "model.optimizer.lr=1e30", "trainer.max_epochs=2",
                  f"paths.root_dir={tmp_path}", f"hydra.run.dir={tmp_path / 'run'}"])

@@ -27,6 +27,7 @@ def test_builtin_textures_load_without_download(name):
     assert x.shape == (1, 1, 64, 64) and 0 <= float(x.min()) < float(x.max()) <= 1 and float(x.std()) > 0.02
 
 
+@pytest.mark.slow  # 10-20 s on an AVX2-only CPU (keeps make test under 10 min there)
 def test_a_missing_texture_is_one_clear_error(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "scripts/synthesize.py"), f"texture={tmp_path}/nope.png",
                         f"paths.root_dir={tmp_path}"], capture_output=True, text=True, cwd=ROOT)
