@@ -10,7 +10,7 @@ from scatgen.scattering.transform import Scattering
 SIZES = [(16, 16), (32, 24), (24, 40), (48, 64), (64, 64), (96, 80), (128, 128), (128, 112)]
 
 
-# the costliest reference cases (15-40 s each on an AVX2-only AMD EPYC: kymatio in float64 at
+# the costliest reference cases (14-38 s each on an AVX2-only AMD EPYC: kymatio in float64 at
 # J >= 4 with 8 angles, J = 5 with 6) run with `make test-slow`; J = 5 stays fast through L = 4, order 2
 SLOW_CASES = {(4, 8, 1), (4, 8, 2), (5, 8, 1), (5, 8, 2), (5, 6, 1), (5, 6, 2), (5, 4, 1)}
 
