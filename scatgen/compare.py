@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from scatgen.errors import UserError
 from scatgen.evaluate import evaluate_checkpoint
@@ -23,28 +23,36 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def parallel_launcher(jobs: int) -> list[str]:
+    """Overrides that run a multirun's jobs ``jobs`` at a time: Hydra's joblib launcher, whose
+    worker processes joblib limits to ``cpu_count // jobs`` threads each (none for ``jobs=1``)."""
+    if jobs < 1:
+        raise UserError(f"jobs={jobs} must be >= 1 (runs trained and evaluated at once; 2 on 2 CPU cores)")
+    return ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={jobs}"] if jobs > 1 else []
+
+
 def train_runs(experiments: str, models: list[str], seeds: list[int], epochs: int | None, overrides: list[str],
-               sweep_dir: Path) -> list[Path]:
+               sweep_dir: Path, jobs: int = 1) -> list[Path]:
     """One multirun of ``experiment=<experiments>_<model>`` over models x seeds into ``sweep_dir``
-    (named by a hash of the settings); returns the job directories.  Reuses them when every job
-    has finished; otherwise trains all."""
+    (named by a hash of the settings), ``jobs`` runs at a time; returns the job directories.
+    Reuses them when every job has finished; otherwise trains all."""
     names = ",".join(f"{experiments}_{m}" for m in models)
     n_jobs = len(models) * len(seeds)
-    jobs = [sweep_dir / str(i) for i in range(n_jobs)]
-    if all((j / "metrics.json").exists() for j in jobs):
+    job_dirs = [sweep_dir / str(i) for i in range(n_jobs)]
+    if all((j / "metrics.json").exists() for j in job_dirs):
         log.info("reusing the %d trained runs in %s", n_jobs, sweep_dir)
-        return jobs
+        return job_dirs
     budget = [f"trainer.max_epochs={epochs}"] if epochs else []
     cmd = [sys.executable, str(ROOT / "train.py"), "-m", f"experiment={names}", f"seed={','.join(map(str, seeds))}",
            *budget, f"hydra.sweep.dir={sweep_dir}",
            # each run's own end-of-training evaluation on 32 images per split: the study evaluates
            # every run in full afterwards (the GAN's latent inversion would otherwise run twice)
-           "study.eval_limit=32", *overrides]
+           "study.eval_limit=32", *parallel_launcher(jobs), *overrides]
     log.info(" ".join(cmd[1:]))
     if subprocess.run(cmd, cwd=ROOT).returncode:
         raise UserError(f"some training runs of the study failed: see {sweep_dir / 'sweep_summary.md'} (each job's own "
                         "train.log has its error); fix the cause and run the study again")
-    return jobs
+    return job_dirs
 
 
 # config files that do not change what train.py trains (the drivers' and evaluation's own settings)
@@ -74,18 +82,41 @@ def evaluation_dir(run: Path) -> Path:
     return run if (run / "summary.md").exists() else run / "evaluation"
 
 
+EVALUATION_KEYS = ("study", "device", "n_samples", "wandb")  # the settings evaluate_checkpoint reads
+
+
+def _evaluate_in_worker(ckpt: Path, target: Path, settings: dict) -> None:
+    """One evaluation in a joblib worker process (its own logging; ``settings`` resolved by the parent)."""
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
+    evaluate_checkpoint(ckpt, target, OmegaConf.create(settings))
+
+
 def evaluate_runs(runs: list[Path], cfg: DictConfig) -> list[Path]:
-    """Evaluate every run not yet evaluated (``cfg.study`` settings); returns the evaluation dirs."""
-    eval_dirs = []
+    """Evaluate every run not yet evaluated (``cfg.study`` settings), ``cfg.jobs`` at a time in
+    worker processes (joblib, ``cpu_count // jobs`` threads each); returns the evaluation dirs."""
+    todo, eval_dirs = [], []
     for run in runs:
         target = evaluation_dir(run)
         if not (target / "summary.md").exists():
             ckpt = run / "checkpoints" / "last.ckpt"
             if not ckpt.exists():
                 raise UserError(f"runs entry {str(run)!r} has no checkpoints/last.ckpt: give run directories written by train.py")
-            log.info("evaluating %s", run)
-            evaluate_checkpoint(ckpt, target, cfg)
+            todo.append((ckpt, target))
         eval_dirs.append(target)
+    jobs = int(cfg.get("jobs", 1))
+    parallel_launcher(jobs)  # checks the value
+    if jobs == 1 or len(todo) < 2:
+        for ckpt, target in todo:
+            log.info("evaluating %s", ckpt.parent.parent)
+            evaluate_checkpoint(ckpt, target, cfg)
+        return eval_dirs
+    from joblib import Parallel, delayed
+
+    log.info("evaluating %d runs, %d at a time", len(todo), jobs)
+    # what evaluate_checkpoint reads, resolved here: the workers have no Hydra context to resolve in
+    settings = {key: OmegaConf.to_container(cfg[key], resolve=True) if OmegaConf.is_config(cfg[key]) else cfg[key]
+                for key in EVALUATION_KEYS if key in cfg}
+    Parallel(n_jobs=jobs, backend="loky")(delayed(_evaluate_in_worker)(c, t, settings) for c, t in todo)
     return eval_dirs
 
 
@@ -105,7 +136,7 @@ def compare(cfg: DictConfig) -> Path:
                 settings = {"models": models, "experiments": cfg.experiments, "seeds": seeds, "epochs": cfg.epochs,
                             "overrides": list(cfg.train_overrides)}
                 runs += train_runs(cfg.experiments, models, seeds, cfg.epochs, list(cfg.train_overrides),
-                                   sweep_dir(cfg, "study", settings))
+                                   sweep_dir(cfg, "study", settings), jobs=cfg.jobs)
     timings["train_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -140,7 +171,7 @@ def compare_axes(cfg: DictConfig) -> Path:
         if key not in trained:
             log.info("axis %s = %s: %s", point.axis, point.value, " ".join(overrides))
             runs = train_runs(cfg.experiments, list(cfg.models), [cfg.seed], point.epochs, overrides,
-                              sweep_dir(cfg, "study_axes", settings))
+                              sweep_dir(cfg, "study_axes", settings), jobs=cfg.jobs)
             trained[key] = evaluate_runs(runs, cfg)
         evaluations[point] = trained[key]
     header = [f"Wall time on this machine: {(time.perf_counter() - t0) / 60:.1f} min for {len(trained)} training "

@@ -199,6 +199,30 @@ def test_evaluate_uses_study_cache_dir(trained, tmp_path):
     assert list(run_cache.glob("*.pt"))
 
 
+@pytest.mark.slow  # two evaluations in two worker processes: ~40 s
+def test_the_study_evaluates_two_runs_at_once(trained, tmp_path):
+    """``jobs=2``: ``evaluate_runs`` evaluates two runs in two worker processes, each into its own
+    ``evaluation/``, at the same time (their writing intervals overlap).  Planted bug it catches:
+    the joblib branch skipped (one evaluation after the other)."""
+    import shutil
+
+    from hydra import compose, initialize_config_dir
+
+    from conftest import CONF
+    from scatgen.compare import evaluate_runs
+
+    runs = [shutil.copytree(trained, tmp_path / name) for name in ("a", "b")]
+    quick = ["study.parts=[samples,modes]", "study.n_samples=64", "study.shipped_classifier=false",
+             "study.classifier_steps=2", "study.min_classifier_accuracy=0", "study.mode_min_count=1"]
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("compare", overrides=["jobs=2", f"study.cache_dir={tmp_path / 'cache'}", *quick])
+    evaluated = evaluate_runs(runs, cfg)
+    assert evaluated == [r / "evaluation" for r in runs] and all((e / "summary.md").exists() for e in evaluated)
+    (start0, end0), (start1, end1) = [(min(t), max(t)) for t in
+                                      ([p.stat().st_mtime for p in e.rglob("*") if p.is_file()] for e in evaluated)]
+    assert start1 < end0 and start0 < end1, "the two evaluations ran one after the other"
+
+
 def _fake_runs(gan: dict, scattering: dict) -> dict:
     base = {"per_mode/forgotten": 0, "per_mode/psnr_min": 28.0, "per_mode/psnr_median": 30.0, "test/psnr": 30.0,
             "resolution/high_frequency_ratio": 0.5, "resolution/psnr_edges": 24.0, "resolution/psnr_flat": 45.0,

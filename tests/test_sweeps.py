@@ -138,3 +138,23 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
     assert abs(metrics["ddp"]["test/psnr"] - metrics["single"]["test/psnr"]) <= 2 * spread + 0.1, (metrics, spread)
     # the code cache was built once, by rank 0
     assert len(list((ddp / "data" / "cache").glob("codes-*[!k]"))) == 1
+
+
+def _busy_interval(job: Path) -> tuple[float, float]:
+    """When a job directory's files were written: (first, last) modification times."""
+    times = [p.stat().st_mtime for p in job.rglob("*") if p.is_file()]
+    return min(times), max(times)
+
+
+@pytest.mark.slow  # two tiny jobs in two worker processes: ~40 s
+def test_the_study_launcher_runs_two_jobs_at_once(tmp_path):
+    """``scripts/compare.py jobs=2`` trains through Hydra's joblib launcher: both jobs finish, in
+    their own directories, and their working intervals overlap.  Planted bug it catches: the
+    launcher overrides dropped (``parallel_launcher`` returning []), so the jobs run one after the other."""
+    from scatgen.compare import parallel_launcher
+
+    _train(tmp_path, "-m", *parallel_launcher(2), "seed=0,1")
+    jobs = _job_dirs(tmp_path)
+    assert [p.name for p in jobs] == ["0", "1"] and all((j / "metrics.json").exists() for j in jobs)
+    (start0, end0), (start1, end1) = map(_busy_interval, jobs)
+    assert start1 < end0 and start0 < end1, "the two jobs ran one after the other"
