@@ -302,3 +302,24 @@ def test_the_study_keys_models_by_their_config_name(tmp_path):
     answer = findings(runs)
     assert "the GAN (sngan)" in answer and "image quality:* shown: the precision of GAN samples" in answer
     assert "is 0.4 against 0.1 for inverse scattering" in answer
+
+
+def test_the_gan_probe_reads_vertex_count_and_colour_from_the_mode_index():
+    """``scripts/gan_probe.py``'s vertex report: mode ``(n - 3) * 8 + colour``.  Three samples, a
+    confident 3-gon of colour 5, a confident 8-gon of colour 0 and an unsure 8-gon whose colour
+    alone is sure.  Planted bug it catches: the vertex count read as ``mode % 8`` (the colour)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gan_probe", ROOT / "scripts" / "gan_probe.py")
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    probs = torch.zeros(3, 48)
+    probs[0, 0 * 8 + 5] = 1.0
+    probs[1, 5 * 8 + 0] = 0.95
+    probs[1, 0] = 0.05
+    probs[2, 5 * 8 + 2], probs[2, 4 * 8 + 2] = 0.5, 0.45  # an 8- or 7-gon, surely colour 2
+    probs[2, 3] = 0.05
+    report = probe.vertex_report(probs)
+    assert report["vertices"][3] == {"share": pytest.approx(1 / 3), "confident": 1.0}
+    assert report["vertices"][8] == {"share": pytest.approx(2 / 3), "confident": 0.5}
+    assert report["vertices"][5]["share"] == 0 and report["colour_confident"] == pytest.approx(1.0)
