@@ -70,6 +70,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr-g", type=float, default=2e-4)
     p.add_argument("--lr-d", type=float, default=2e-4)
+    p.add_argument("--g-width", type=int, default=32, help="model.generator.width (the study's: 32)")
     p.add_argument("--loss", choices=("hinge", "ns"), default="hinge")
     p.add_argument("--noise", type=float, default=0.0, help="instance noise sigma on D's inputs at step 0, linearly to 0")
     p.add_argument("--no-sn", action="store_true", help="D without spectral norm (and without batch norm)")
@@ -84,7 +85,7 @@ def main() -> None:
     images, _ = source.split("train")
     x_all = images_to_tensor(np.asarray(images))
     classifier = _read_into(ModeClassifier(source.n_modes), shipped_path(source)).eval()
-    G = Generator(z_dim=512, image_size=32, width=32)
+    G = Generator(z_dim=512, image_size=32, width=a.g_width)
     D = ConvEncoder(out_dim=1, image_size=32, width=32, spectral_norm=not a.no_sn)
     if a.no_sn:
         D.features = torch.nn.Sequential(*[m for m in D.features if not isinstance(m, torch.nn.BatchNorm2d)])
