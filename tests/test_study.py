@@ -323,3 +323,15 @@ def test_the_gan_probe_reads_vertex_count_and_colour_from_the_mode_index():
     assert report["vertices"][3] == {"share": pytest.approx(1 / 3), "confident": 1.0}
     assert report["vertices"][8] == {"share": pytest.approx(2 / 3), "confident": 0.5}
     assert report["vertices"][5]["share"] == 0 and report["colour_confident"] == pytest.approx(1.0)
+
+
+def test_the_study_refuses_zero_jobs_in_one_line_and_runs_one_job_without_a_launcher():
+    """``jobs=0`` names the value and the fix; ``jobs=1`` adds no launcher overrides (the default
+    sequential multirun), ``jobs=3`` the joblib launcher with 3 workers."""
+    from scatgen.compare import parallel_launcher
+    from scatgen.errors import UserError
+
+    with pytest.raises(UserError, match=r"jobs=0 must be >= 1"):
+        parallel_launcher(0)
+    assert parallel_launcher(1) == []
+    assert parallel_launcher(3) == ["hydra/launcher=joblib", "hydra.launcher.n_jobs=3"]
