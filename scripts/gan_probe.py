@@ -1,4 +1,4 @@
-"""python scripts/gan_probe.py --name NAME [--steps 2880] [--no-sn --r1 G --loss ns] [--noise S] ...:
+"""python scripts/gan_probe.py --name NAME [--steps 2880] [--no-sn --r1 G --loss non_saturating] [--noise S] ...:
 a GAN learning curve at the study's settings, cheaper than a train.py run per point.
 
 The study's SN-GAN (the shared generator, ``ConvEncoder`` discriminator, hinge loss, Adam betas
@@ -24,13 +24,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 import torchvision
 
 from scatgen.data.datasets import images_to_tensor
 from scatgen.data.polygons import MAX_VERTICES, MIN_VERTICES, PALETTE, Polygons
 from scatgen.metrics.mode_coverage import ModeClassifier, _read_into, predict, shipped_path
 from scatgen.models.components.conv_encoder import ConvEncoder
+from scatgen.models.gan import ADVERSARIAL, discriminator_loss, ema_step, generator_loss
 from scatgen.models.components.generator import Generator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,7 +71,7 @@ def main() -> None:
     p.add_argument("--lr-g", type=float, default=2e-4)
     p.add_argument("--lr-d", type=float, default=2e-4)
     p.add_argument("--g-width", type=int, default=32, help="model.generator.width (the study's: 32)")
-    p.add_argument("--loss", choices=("hinge", "ns"), default="hinge")
+    p.add_argument("--loss", choices=ADVERSARIAL, default="hinge")
     p.add_argument("--noise", type=float, default=0.0, help="instance noise sigma on D's inputs at step 0, linearly to 0")
     p.add_argument("--no-sn", action="store_true", help="D without spectral norm (and without batch norm)")
     p.add_argument("--r1", type=float, default=0.0, help="R1 gamma on real images, every D step")
@@ -103,11 +103,7 @@ def main() -> None:
         fake = G(torch.randn(a.batch, 512))
         sigma = a.noise * max(0.0, 1 - step / a.steps)
         noisy = (lambda t: t + sigma * torch.randn_like(t)) if sigma > 0 else (lambda t: t)
-        real_out, fake_out = D(noisy(x)), D(noisy(fake.detach()))
-        if a.loss == "hinge":
-            loss_d = F.relu(1 - real_out).mean() + F.relu(1 + fake_out).mean()
-        else:
-            loss_d = F.softplus(-real_out).mean() + F.softplus(fake_out).mean()
+        loss_d = discriminator_loss(a.loss, D(noisy(x)), D(noisy(fake.detach())))
         if a.r1:
             xr = x.detach().requires_grad_(True)
             (grad,) = torch.autograd.grad(D(xr).sum(), xr, create_graph=True)
@@ -115,18 +111,12 @@ def main() -> None:
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
-        out = D(noisy(fake))
-        loss_g = -out.mean() if a.loss == "hinge" else F.softplus(-out).mean()
+        loss_g = generator_loss(a.loss, D(noisy(fake)))
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
-        with torch.no_grad():
-            for decay, average in averages.values():
-                d = min(decay, step / (9 + step))  # (1 + t) / (10 + t) with t = step - 1
-                for pa, pt in zip(average.parameters(), G.parameters()):
-                    pa.lerp_(pt, 1 - d)
-                for ba, bt in zip(average.buffers(), G.buffers()):
-                    ba.copy_(bt)
+        for decay, average in averages.values():
+            ema_step(average, G, decay, step - 1)  # the model's own moving average, three decays at once
         if step % a.every == 0 or step == a.steps:
             row = {"step": step, "seconds": round(time.time() - t0), "loss_d": round(loss_d.item(), 3),
                    "loss_g": round(loss_g.item(), 3), "online": confident_share(G, classifier, z_fixed)[0],

@@ -30,6 +30,29 @@ from scatgen.models.components.inversion import invert_latents
 ADVERSARIAL = ("non_saturating", "hinge")
 
 
+def discriminator_loss(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """D's loss on its outputs for real and generated images (``kind`` in ``ADVERSARIAL``)."""
+    if kind == "hinge":
+        return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+    return F.softplus(-real).mean() + F.softplus(fake).mean()
+
+
+def generator_loss(kind: str, fake: torch.Tensor) -> torch.Tensor:
+    """G's loss on D's outputs for generated images."""
+    return -fake.mean() if kind == "hinge" else F.softplus(-fake).mean()
+
+
+@torch.no_grad()
+def ema_step(averaged: torch.nn.Module, trained: torch.nn.Module, ema_decay: float, t: int) -> None:
+    """``averaged <- d averaged + (1 - d) trained`` with ``d = min(ema_decay, (1 + t) / (10 + t))``
+    at update ``t``; buffers (batch-norm statistics) copied."""
+    decay = min(ema_decay, (1 + t) / (10 + t))
+    for a, w in zip(averaged.parameters(), trained.parameters()):
+        a.lerp_(w, 1 - decay)
+    for a, w in zip(averaged.buffers(), trained.buffers()):
+        a.copy_(w)
+
+
 def r1_penalty(discriminator: Callable, augment: Callable, real: torch.Tensor) -> torch.Tensor:
     """``E_x ||grad_x D(augment(x))||^2`` over the batch (differentiable: the D step descends it)."""
     real = real.detach().requires_grad_(True)
@@ -86,21 +109,14 @@ class GAN(GenerativeModel):
     def update_ema(self) -> None:
         if self.generator_online is None:
             return
-        t = float(self.ema_steps)
-        decay = min(self.ema_decay, (1 + t) / (10 + t))
-        for averaged, trained in zip(self.generator.parameters(), self.generator_online.parameters()):
-            averaged.lerp_(trained, 1 - decay)
-        for averaged, trained in zip(self.generator.buffers(), self.generator_online.buffers()):
-            averaged.copy_(trained)
+        ema_step(self.generator, self.generator_online, self.ema_decay, int(self.ema_steps))
         self.ema_steps += 1
 
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        if self.loss == "hinge":
-            return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
-        return F.softplus(-real).mean() + F.softplus(fake).mean()
+        return discriminator_loss(self.loss, real, fake)
 
     def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
-        return -fake.mean() if self.loss == "hinge" else F.softplus(-fake).mean()
+        return generator_loss(self.loss, fake)
 
     def d_step_index(self, batch_idx: int) -> int:
         """Discriminator steps taken before this batch's: one per batch, across epochs (restored on resume)."""
