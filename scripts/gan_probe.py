@@ -9,7 +9,7 @@ N(0, Id) samples that the shipped mode classifier labels with confidence >= 0.9 
 ``modes/good_fraction``), for the trained G and each average.  At the end, for the chosen average
 (``--report``): which vertex count the classifier sees in the samples (the mode histogram's
 vertex axis) and how confident it is, and a PNG of 64 samples.  Outputs in
-``logs/gan_probe/<name>.{json,png}``.  Options that are not in ``conf/model/``: ``--noise``
+``logs/gan_probe/<name>.{json,png,pt}`` (the ``.pt``: the reported G's weights).  Options that are not in ``conf/model/``: ``--noise``
 (instance noise on D's inputs, annealed to 0) and ``--no-sn`` (D without spectral norm or batch
 norm, for R1 alone).  2,880 steps = the study's 12 epochs of 8,192 images.
 """
@@ -28,6 +28,8 @@ import torchvision
 
 from scatgen.data.datasets import images_to_tensor
 from scatgen.data.polygons import MAX_VERTICES, MIN_VERTICES, PALETTE, Polygons
+from scatgen.metrics.distribution import precision_recall
+from scatgen.metrics.features import ScatteringFeatures
 from scatgen.metrics.mode_coverage import ModeClassifier, _read_into, predict, shipped_path
 from scatgen.models.components.conv_encoder import ConvEncoder
 from scatgen.models.gan import ADVERSARIAL, discriminator_loss, ema_step, generator_loss
@@ -45,6 +47,17 @@ def confident_share(generator: torch.nn.Module, classifier: torch.nn.Module, z: 
     generator.train()
     probs = predict(classifier, images)
     return float((probs.max(1).values >= 0.9).float().mean()), probs
+
+
+def sample_precision(generator: torch.nn.Module, z: torch.Tensor, train: torch.Tensor, source: Polygons) -> dict:
+    """Precision/recall (k=3) of ``G(z)`` against the test images on the study's features (the
+    scattering map fitted on the training images), as ``scripts/evaluate.py``'s ``distribution``."""
+    features = ScatteringFeatures(image_size=train.shape[-1]).fit(train)
+    test = images_to_tensor(np.asarray(source.split("test")[0]))
+    generator.eval()
+    with torch.no_grad():
+        fake = torch.cat([generator(z[i:i + 256]) for i in range(0, len(z), 256)])
+    return precision_recall(features.embed(test), features.embed(fake), k=3)
 
 
 def vertex_report(probs: torch.Tensor) -> dict:
@@ -77,6 +90,13 @@ def main() -> None:
     p.add_argument("--r1", type=float, default=0.0, help="R1 gamma on real images, every D step")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--report", default="ema0.99", help="the generator reported at the end: online or ema<decay>")
+    p.add_argument("--upsample", default="bilinear", help="model.generator.upsample (bilinear | nearest)")
+    p.add_argument("--betas", type=float, nargs=2, default=(0.0, 0.9), help="Adam betas for G and D")
+    p.add_argument("--z-dim", type=int, default=512, help="model.latent_dim (the study's: 512)")
+    p.add_argument("--d-width", type=int, default=32, help="model.discriminator.width")
+    p.add_argument("--d-depth", type=int, default=1, help="model.discriminator.depth (2: a 3x3 conv before each strided one)")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast for G and D (train.py's precision on AVX-512 CPUs)")
+    p.add_argument("--no-precision", action="store_true", help="skip precision/recall of the reported G at the end")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -85,14 +105,15 @@ def main() -> None:
     images, _ = source.split("train")
     x_all = images_to_tensor(np.asarray(images))
     classifier = _read_into(ModeClassifier(source.n_modes), shipped_path(source)).eval()
-    G = Generator(z_dim=512, image_size=32, width=a.g_width)
-    D = ConvEncoder(out_dim=1, image_size=32, width=32, spectral_norm=not a.no_sn)
+    G = Generator(z_dim=a.z_dim, image_size=32, width=a.g_width, upsample=a.upsample)
+    D = ConvEncoder(out_dim=1, image_size=32, width=a.d_width, spectral_norm=not a.no_sn, depth=a.d_depth)
     if a.no_sn:
         D.features = torch.nn.Sequential(*[m for m in D.features if not isinstance(m, torch.nn.BatchNorm2d)])
     averages = {f"ema{d}": (d, copy.deepcopy(G).requires_grad_(False)) for d in DECAYS}
-    opt_g = torch.optim.Adam(G.parameters(), lr=a.lr_g, betas=(0.0, 0.9))
-    opt_d = torch.optim.Adam(D.parameters(), lr=a.lr_d, betas=(0.0, 0.9))
-    z_fixed = torch.randn(2048, 512, generator=torch.Generator().manual_seed(123))
+    opt_g = torch.optim.Adam(G.parameters(), lr=a.lr_g, betas=tuple(a.betas))
+    opt_d = torch.optim.Adam(D.parameters(), lr=a.lr_d, betas=tuple(a.betas))
+    z_fixed = torch.randn(2048, a.z_dim, generator=torch.Generator().manual_seed(123))
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16)
     order = torch.Generator().manual_seed(a.seed)
     perm, pos, log, t0 = torch.randperm(len(x_all), generator=order), 0, [], time.time()
     for step in range(1, a.steps + 1):
@@ -100,10 +121,12 @@ def main() -> None:
             perm, pos = torch.randperm(len(x_all), generator=order), 0
         x = x_all[perm[pos:pos + a.batch]]
         pos += a.batch
-        fake = G(torch.randn(a.batch, 512))
+        with autocast:
+            fake = G(torch.randn(a.batch, a.z_dim))
         sigma = a.noise * max(0.0, 1 - step / a.steps)
         noisy = (lambda t: t + sigma * torch.randn_like(t)) if sigma > 0 else (lambda t: t)
-        loss_d = discriminator_loss(a.loss, D(noisy(x)), D(noisy(fake.detach())))
+        with autocast:
+            loss_d = discriminator_loss(a.loss, D(noisy(x)).float(), D(noisy(fake.detach())).float())
         if a.r1:
             xr = x.detach().requires_grad_(True)
             (grad,) = torch.autograd.grad(D(xr).sum(), xr, create_graph=True)
@@ -111,7 +134,8 @@ def main() -> None:
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
-        loss_g = generator_loss(a.loss, D(noisy(fake)))
+        with autocast:
+            loss_g = generator_loss(a.loss, D(noisy(fake)).float())
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
@@ -125,11 +149,15 @@ def main() -> None:
             print(a.name, json.dumps(row), flush=True)
     chosen = G if a.report == "online" else averages[a.report][1]
     share, probs = confident_share(chosen, classifier, z_fixed)
-    report = {"generator": a.report, "confident": share, **vertex_report(probs)}
+    report = {"generator": a.report, "confident": share, **vertex_report(probs),
+              "seconds": round(time.time() - t0)}
+    if not a.no_precision:
+        report.update(sample_precision(chosen, z_fixed, x_all, source))
     print(a.name, json.dumps(report), flush=True)
     out_dir = ROOT / "logs" / "gan_probe"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{a.name}.json").write_text(json.dumps({"args": vars(a), "log": log, "report": report}, indent=1))
+    torch.save(chosen.state_dict(), out_dir / f"{a.name}.pt")  # for a later reading (another classifier, more samples)
     chosen.eval()
     with torch.no_grad():
         torchvision.utils.save_image((chosen(z_fixed[:64]) + 1) / 2, out_dir / f"{a.name}.png", nrow=8, padding=1)

@@ -181,3 +181,31 @@ def test_d_steps_per_g_steps_the_generator_every_nth_batch(tmp_path):
     opt_d, opt_g = (o.optimizer for o in model.optimizers())
     steps = [int(next(iter(o.state.values()))["step"]) for o in (opt_d, opt_g)]
     assert steps == [6, 2] and int(model.ema_steps) == 2 and trainer.global_step == 8
+
+
+def test_generator_upsampling_is_the_configured_one():
+    """``upsample=nearest`` repeats each pixel of the map before every block's conv (planted bug it
+    catches: the option ignored, bilinear kept); an unknown mode is refused in one line."""
+    for mode, repeats in (("nearest", True), ("bilinear", False)):
+        g = Generator(8, image_size=16, width=4, upsample=mode)
+        up = g.blocks[0][0](torch.randn(2, 8, 4, 4))
+        assert torch.equal(up[..., ::2, :], up[..., 1::2, :]) is repeats, mode
+    with pytest.raises(ValueError, match="model.generator.upsample='cubic' is unknown; use bilinear or nearest"):
+        Generator(8, image_size=16, upsample="cubic")
+
+
+def test_discriminator_depth_two_adds_a_normalised_3x3_conv_per_scale():
+    from torch import nn
+
+    from scatgen.models.components.conv_encoder import ConvEncoder
+
+    x = torch.randn(2, 3, 32, 32)
+    for depth, n_convs in ((1, 4), (2, 7)):  # 32 -> 4: three strided convs, after the first conv
+        d = ConvEncoder(1, image_size=32, width=8, spectral_norm=True, depth=depth)
+        convs = [m for m in d.features if isinstance(m, nn.Conv2d)]
+        assert len(convs) == n_convs and all(hasattr(c, "parametrizations") for c in convs)
+        assert [c.kernel_size for c in convs].count((3, 3)) == n_convs - 3
+        assert d(x).shape == (2, 1)
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in ConvEncoder(1, image_size=32, width=8, depth=2).features) == 6
+    with pytest.raises(ValueError, match="depth=3 must be 1"):
+        ConvEncoder(1, image_size=32, depth=3)

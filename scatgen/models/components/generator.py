@@ -16,7 +16,7 @@ from torch import nn
 
 class Generator(nn.Module):
     def __init__(self, z_dim: int, image_size: int = 64, channels: int = 3, width: int = 32, kernel_size: int = 3,
-                 base_size: int = 4, max_mult: int = 8):
+                 base_size: int = 4, max_mult: int = 8, upsample: str = "bilinear"):
         super().__init__()
         n_up = math.log2(image_size / base_size)
         if n_up < 0 or n_up != int(n_up):
@@ -26,6 +26,8 @@ class Generator(nn.Module):
             )
         if kernel_size % 2 == 0:
             raise ValueError(f"model.generator.kernel_size={kernel_size} must be odd (same padding)")
+        if upsample not in ("bilinear", "nearest"):
+            raise ValueError(f"model.generator.upsample={upsample!r} is unknown; use bilinear or nearest")
         n_up = int(n_up)
         widths = [width * min(2 ** (n_up - i), max_mult) for i in range(n_up + 1)]
         self.z_dim, self.base_size = z_dim, base_size
@@ -34,7 +36,7 @@ class Generator(nn.Module):
         pad = kernel_size // 2
         self.blocks = nn.Sequential(*[
             nn.Sequential(
-                nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+                nn.Upsample(scale_factor=2, mode=upsample, align_corners=False if upsample == "bilinear" else None),
                 nn.Conv2d(widths[i], widths[i + 1], kernel_size, padding=pad, bias=False),
                 nn.BatchNorm2d(widths[i + 1]),
                 nn.ReLU(inplace=True),
