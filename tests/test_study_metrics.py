@@ -140,6 +140,28 @@ def test_the_shipped_classifier_passes_its_bar_with_no_training(tmp_path, size, 
     assert origin == "shipped" and acc >= 0.95
 
 
+def test_the_shipped_classifier_rejects_blobs_and_keeps_blurred_polygons():
+    """The 32-px shipped classifier's confidence names the mode, not the renderer's exact pixels:
+    fresh blobs (circles, ellipses, wavy outlines) go to its reject class, while real polygons stay
+    confident when blurred (0.7 px) or dimmed (0.9x contrast).  Planted bug it catches: a classifier
+    with no reject class trained on exact renderings (version 1: blobs called octagons with >= 0.9,
+    blurred polygons 10% confident)."""
+    import torchvision.transforms.functional as TF
+
+    from scatgen.data.polygons import render_non_polygons
+    from scatgen.metrics.mode_coverage import ModeClassifier, _read_into, shipped_path
+
+    source = Polygons("unused", image_size=32, n_train=1, n_test=1)
+    model = _read_into(ModeClassifier(N_MODES), shipped_path(source))
+    blobs = images_to_tensor(render_non_polygons(512, 32, np.random.default_rng(21)))
+    probs = predict(model, blobs)
+    assert (probs.sum(1) < 0.5).double().mean() > 0.95 and (probs.max(1).values >= 0.9).double().mean() < 0.02
+    x, modes = _polygons(512, seed=22)
+    for degraded in (TF.gaussian_blur(x, 5, 0.7), 0.9 * x):
+        p = predict(model, degraded)
+        assert (p.max(1).values >= 0.9).double().mean() > 0.9 and (p.argmax(1) == modes).double().mean() > 0.98
+
+
 def test_a_damaged_shipped_classifier_is_reported_and_replaced(tmp_path, monkeypatch, caplog):
     import shutil
 
@@ -220,3 +242,27 @@ def test_mode_bars_label_the_modes_from_the_data_source(monkeypatch, tmp_path):
     plots.mode_bars({"real": np.ones(6), "model": np.arange(6.0)}, tmp_path / "h.png", mode_axes=axes)
     assert seen["labels"] == ["3 sides", "4 sides"] and seen["ticks"] == [1.0, 4.0]
     assert seen["title"] == "mode histogram (3 shades per sides value)"
+
+
+def test_degrade_keeps_every_palette_colour_nearest_to_itself_and_blurs():
+    """The classifier's training degradation changes no label: a flat patch of each palette colour,
+    degraded at the widest ranges, stays nearer its own colour than any other (planted bug it
+    catches: a contrast range down to 0.5 moves yellow next to orange); and its blur removes
+    high frequencies (planted: the horizontal kernel alone leaves vertical edges sharp)."""
+    from scatgen.data.polygons import PALETTE
+    from scatgen.metrics.mode_coverage import Degradation, degrade
+
+    palette = torch.from_numpy(PALETTE).float() / 255 * 2 - 1  # (8, 3) in [-1, 1]
+    flat = palette[:, :, None, None].expand(8, 3, 16, 16).repeat(64, 1, 1, 1)  # 512 patches
+    widest = Degradation(blur=0.0, noise=0.0)
+    d = degrade(flat, torch.Generator().manual_seed(0), widest).mean(dim=(-2, -1))  # (512, 3)
+    nearest = torch.cdist(d, palette).argmin(1)
+    assert torch.equal(nearest, torch.arange(8).repeat(64))
+    assert d.sub(flat[:, :, 0, 0]).abs().max() > 0.02  # it did change the intensities
+
+    x, _ = _polygons(64, seed=9)
+    y = degrade(x, torch.Generator().manual_seed(1), Degradation(blur=1.0, noise=0.0, contrast=(1.0, 1.0),
+                                                                   brightness=0.0, colour=0.0))
+    for dim in (-1, -2):  # both directions' differences lose energy
+        assert y.diff(dim=dim).square().mean() < 0.8 * x.diff(dim=dim).square().mean()
+    assert degrade(x, torch.Generator(), Degradation(0.0, 0.0, (1.0, 1.0), 0.0, 0.0)).equal(x)

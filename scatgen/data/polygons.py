@@ -11,6 +11,11 @@ under the labelled polygon, which is drawn last (on top, whole).  The labels sta
 polygon, so the 48 modes and the mode classifier work at every level, while each image holds k
 objects' worth of edges, corners and occlusions, a growing share of structure to store.
 ``k = 1`` renders exactly as before (the same random stream).
+
+``render_non_polygons`` draws the same layouts with a smooth blob (circle, ellipse, wavy outline;
+some two-toned) on top instead of a polygon: images of no mode, the mode classifier's reject class
+(a circle is what an octagon becomes when its corners are lost, so without it the classifier
+calls blobs octagons).
 """
 
 from __future__ import annotations
@@ -57,6 +62,41 @@ def _draw_shapes(n: int, s: int, rng: np.random.Generator, radius_range: tuple[f
     return n_vertices, colours, radius, rotation, cx, cy
 
 
+def _layout(n: int, s: int, rng: np.random.Generator, radius_range: tuple[float, float], n_polygons: int,
+            small_radius_range: tuple[float, float]) -> tuple[tuple[np.ndarray, ...], list[tuple[np.ndarray, ...]]]:
+    """The top shapes and the ``n_polygons - 1`` layers of polygons beneath them.  The layers are
+    drawn from the stream after the top shapes, so k = 1 keeps its random stream; their colours
+    differ from the top one's (a same-coloured neighbour would merge into its outline)."""
+    top = _draw_shapes(n, s, rng, radius_range)
+    below = []
+    for _ in range(n_polygons - 1):
+        nv, _, *geometry = _draw_shapes(n, s, rng, small_radius_range)
+        below.append((nv, (top[1] + rng.integers(1, len(PALETTE), size=n)) % len(PALETTE), *geometry))
+    return top, below
+
+
+def blob_outline(cx: float, cy: float, radius: float, rng: np.random.Generator, points: int = 64) -> list[tuple[float, float]]:
+    """A smooth closed outline with no corners around ``(cx, cy)``: a circle, an ellipse (axis ratio
+    1.15-1.6) or a circle whose radius varies by 2-4 random low harmonics (8-20% each), a third each."""
+    t = np.linspace(0, 2 * np.pi, points, endpoint=False)
+    kind = rng.integers(3)
+    if kind == 1:
+        ratio, tilt = rng.uniform(1.15, 1.6), rng.uniform(0, np.pi)
+        u, v = radius * np.cos(t), radius / ratio * np.sin(t)
+        xs, ys = cx + u * np.cos(tilt) - v * np.sin(tilt), cy + u * np.sin(tilt) + v * np.cos(tilt)
+        return list(zip(xs, ys))
+    r = np.full_like(t, radius)
+    if kind == 2:
+        k = int(rng.integers(2, 5))
+        amplitude, phase = rng.uniform(0.08, 0.2, k), rng.uniform(0, 2 * np.pi, k)
+        r = r * (1 + sum(amplitude[j] * np.cos((j + 1) * t + phase[j]) for j in range(k)))
+    return list(zip(cx + r * np.cos(t), cy + r * np.sin(t)))
+
+
+def _paint(draw: ImageDraw.ImageDraw, outline: list[tuple[float, float]], colour: int, supersample: int) -> None:
+    draw.polygon([(x * supersample, y * supersample) for x, y in outline], fill=tuple(int(c) for c in PALETTE[colour]))
+
+
 def render_polygons(n: int, image_size: int, rng: np.random.Generator, supersample: int = 4,
                     radius_range: tuple[float, float] = (0.2, 0.4), n_polygons: int = 1,
                     small_radius_range: tuple[float, float] = (0.08, 0.16)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -64,25 +104,49 @@ def render_polygons(n: int, image_size: int, rng: np.random.Generator, supersamp
     ``(n, S, S, 3)`` uint8, the top polygon's labels ``(n, 2)`` int64 and geometry ``(n, 4)`` float64
     (``cx, cy, radius, rotation`` in output pixels)."""
     s, big = image_size, image_size * supersample
-    n_vertices, colours, radius, rotation, cx, cy = _draw_shapes(n, s, rng, radius_range)
-    # the polygons beneath: drawn after the labelled ones, so k = 1 keeps its random stream; their
-    # colours differ from the top one's (a same-coloured neighbour would merge into its outline)
-    below = []
-    for _ in range(n_polygons - 1):
-        nv, _, *geometry = _draw_shapes(n, s, rng, small_radius_range)
-        below.append((nv, (colours + rng.integers(1, len(PALETTE), size=n)) % len(PALETTE), *geometry))
+    (n_vertices, colours, radius, rotation, cx, cy), below = _layout(n, s, rng, radius_range, n_polygons,
+                                                                     small_radius_range)
     images = np.empty((n, s, s, 3), dtype=np.uint8)
     for i in range(n):
         canvas = Image.new("RGB", (big, big), BACKGROUND)
         draw = ImageDraw.Draw(canvas)
         for nv, col, r, rot, x, y in [*[tuple(a[i] for a in shape) for shape in below],
                                        (n_vertices[i], colours[i], radius[i], rotation[i], cx[i], cy[i])]:
-            pts = polygon_vertices(x * supersample, y * supersample, r * supersample, rot, int(nv))
-            draw.polygon(pts, fill=tuple(int(c) for c in PALETTE[col]))
+            _paint(draw, polygon_vertices(x, y, r, rot, int(nv)), col, supersample)
         images[i] = np.asarray(canvas.resize((s, s), Image.BOX))
     labels = np.stack([n_vertices, colours], axis=1).astype(np.int64)
     geometry = np.stack([cx, cy, radius, rotation], axis=1)
     return images, labels, geometry
+
+
+def render_non_polygons(n: int, image_size: int, rng: np.random.Generator, supersample: int = 4,
+                        radius_range: tuple[float, float] = (0.2, 0.4), n_polygons: int = 1,
+                        small_radius_range: tuple[float, float] = (0.08, 0.16)) -> np.ndarray:
+    """``n`` images of no mode, laid out as ``render_polygons``'s (same sizes, colours and polygons
+    beneath) but whose top shape is a ``blob_outline`` (what a generator that has not learned corners
+    draws), a quarter of them split along a line through the centre into two palette colours.
+    The mode classifier learns them as its reject class.  Returns uint8 ``(n, S, S, 3)``."""
+    s, big = image_size, image_size * supersample
+    (_, colours, radius, _, cx, cy), below = _layout(n, s, rng, radius_range, n_polygons, small_radius_range)
+    images = np.empty((n, s, s, 3), dtype=np.uint8)
+    for i in range(n):
+        canvas = Image.new("RGB", (big, big), BACKGROUND)
+        draw = ImageDraw.Draw(canvas)
+        for nv, col, r, rot, x, y in [tuple(a[i] for a in shape) for shape in below]:
+            _paint(draw, polygon_vertices(x, y, r, rot, int(nv)), col, supersample)
+        outline = blob_outline(cx[i], cy[i], radius[i], rng)
+        _paint(draw, outline, colours[i], supersample)
+        if rng.random() < 0.25:  # two-toned: one side of a line through the centre in another colour
+            side = Image.new("L", canvas.size, 0)
+            ImageDraw.Draw(side).polygon([(x * supersample, y * supersample) for x, y in outline], fill=255)
+            angle = rng.uniform(0, 2 * np.pi)
+            yy, xx = np.mgrid[0:big, 0:big] / supersample
+            half = (xx - cx[i]) * np.cos(angle) + (yy - cy[i]) * np.sin(angle) > 0
+            mask = Image.fromarray((np.asarray(side) * half).astype(np.uint8))
+            other = PALETTE[(colours[i] + rng.integers(1, len(PALETTE))) % len(PALETTE)]
+            canvas.paste(tuple(int(c) for c in other), mask=mask)
+        images[i] = np.asarray(canvas.resize((s, s), Image.BOX))
+    return images
 
 
 class Polygons(ImageSource):
@@ -111,6 +175,9 @@ class Polygons(ImageSource):
     def render_labelled(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         images, labels, _ = render_polygons(n, self.image_size, rng, self.supersample, n_polygons=self.n_polygons)
         return images, mode_index(labels)
+
+    def render_off_modes(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return render_non_polygons(n, self.image_size, rng, self.supersample, n_polygons=self.n_polygons)
 
     def _complexity(self) -> dict:
         """``n_polygons`` only where it is not 1: the keys of one-polygon data (its prepared arrays,

@@ -72,6 +72,11 @@ class ImageSource:
         """``n`` fresh images (uint8 ``(n, H, W, C)``) and their modes, for training a mode classifier."""
         raise NotImplementedError(f"{self.name} has no labelled modes")
 
+    def render_off_modes(self, n: int, rng: np.random.Generator) -> np.ndarray | None:
+        """``n`` fresh images of *no* mode (uint8 ``(n, H, W, C)``; what a generator that misses the
+        data draws), the mode classifier's reject class; ``None``: the classifier has none."""
+        return None
+
     def rendering_key(self) -> dict:
         """What changes how rendered images look (the mode classifier's cache key)."""
         raise NotImplementedError(f"{self.name} has no labelled modes")
