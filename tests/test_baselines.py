@@ -209,3 +209,20 @@ def test_discriminator_depth_two_adds_a_normalised_3x3_conv_per_scale():
     assert sum(isinstance(m, nn.BatchNorm2d) for m in ConvEncoder(1, image_size=32, width=8, depth=2).features) == 6
     with pytest.raises(ValueError, match="depth=3 must be 1"):
         ConvEncoder(1, image_size=32, depth=3)
+
+
+def test_the_gan_is_inverted_in_the_studys_inversion_batches(tmp_path):
+    """``study.inversion_batch`` sets how many images latent inversion optimises at once (1.4x faster
+    per image at 128 than the loader's 32 on CPU), over the same images in the same order.  Planted
+    bug it catches: ``split_loader`` ignoring its ``batch_size`` (batches of ``data.batch_size``)."""
+    from scatgen.studies.context import StudyContext
+    from scatgen.studies.settings import StudySettings
+
+    _, dm, model = _built(tmp_path, "dcgan", [*FAST_GAN, "data.batch_size=4"])
+    seen = []
+    model.latents = lambda batch: seen.append(len(batch[0])) or torch.zeros(len(batch[0]), model.latent_dim)
+    ctx = StudyContext(model, dm, tmp_path, StudySettings(eval_limit=12, inversion_batch=5))
+    scores = ctx.reconstruction("test")
+    assert seen == [5, 5, 2] and len(scores["psnr"]) == 12
+    expected = torch.cat([model.batch_images(b) for b in dm.split_loader("test", 12)])
+    assert torch.equal(ctx.reconstruction("test")["images"], (expected + 1) / 2)

@@ -138,9 +138,14 @@ class GenerativeDataModule(L.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.dataset("val"), shuffle=False)
 
-    def split_loader(self, split: str, limit: int | None = None) -> DataLoader:
-        """Deterministic loader over a whole split (for the final evaluation)."""
-        return self._loader(self.dataset(split, limit), shuffle=False)
+    def split_loader(self, split: str, limit: int | None = None, batch_size: int | None = None) -> DataLoader:
+        """Deterministic loader over a whole split (for the final evaluation), in batches of
+        ``batch_size`` (``None``: ``data.batch_size``)."""
+        loader = self._loader(self.dataset(split, limit), shuffle=False)
+        if batch_size is None or batch_size == self.batch_size:
+            return loader
+        return DataLoader(loader.dataset, batch_size=batch_size, shuffle=False, num_workers=self.num_workers,
+                          collate_fn=identity_collate)
 
     def fixed_batch(self, split: str, n: int = 16) -> tuple[torch.Tensor, ...]:
         """The first ``n`` items of a split: the same images in every grid of a run."""

@@ -82,10 +82,11 @@ def per_mode(ctx: StudyContext) -> None:
                   f"{len(forgotten)} forgotten (< median - {ctx.settings.forgotten_db:g} dB)")
 
 
-def inversion_control(ctx: StudyContext, batch: int = 64) -> None:
+def inversion_control(ctx: StudyContext) -> None:
     """Skipped (no metrics) for models that reconstruct with an encoder or cached codes."""
     if not getattr(ctx.model, "reconstructs_by_inversion", False):
         return
+    batch = ctx.settings.inversion_batch
     own = ctx.model.sample(len(ctx.reconstruction("test")["psnr"]), ctx.settings.seed + 1, precision=ctx.precision)
     batches = [[own[i:i + batch]] for i in range(0, len(own), batch)]  # scored as the test split is
     own_psnr = reconstruction_scores(ctx.model, batches, "invert own samples", ctx.precision)["psnr"]
