@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from scatgen.storage.artefacts import write_json
-from scatgen.studies.metric_registry import METRICS, section
+from scatgen.studies.metric_registry import METRICS, REGISTRY, section
 from scatgen.studies.study import format_value
 from scatgen.viz import plots
 
@@ -26,6 +26,9 @@ ROLES = {"inverse_scattering": ("inverse_scattering", "InverseScattering"), "vae
 def role(runs, name: str) -> str | None:
     """The model of ``runs`` that plays ``name`` in the answer (``None``: none was evaluated)."""
     return next((m for m in ROLES[name] if m in runs), None)
+# claim 3's "GANs keep image quality" needs the GAN's N(0, Id) samples to reach these in absolute terms (issue 20's
+# bar for a GAN that works; real test images reach 0.99 and 0.91), not only to beat inverse scattering's samples
+QUALITY_BAR = {"modes/good_fraction": 0.8, "sample/precision": 0.5}
 SAMPLER_COLUMNS = ("confident", "modes_covered", "precision", "recall", "density", "coverage", "fid")
 
 
@@ -161,13 +164,20 @@ def findings(runs, saturation: tuple[str, str] | None = None) -> str:
         f"{format_value(flat[iss])} dB on flat ones (GAN: {format_value(hf[gan])}, {format_value(edge[gan])} / "
         f"{format_value(flat[gan])} dB).")
     precision = {m: mean(runs, m, "sample/precision") for m in runs}
+    # quality is kept when the GAN's samples reach the bar in absolute terms (QUALITY_BAR) *and* beat inverse
+    # scattering's: being less bad than another model's N(0, Id) samples is not keeping quality
+    bar_met = [mean(runs, gan, key) is None or mean(runs, gan, key) >= bar for key, bar in QUALITY_BAR.items()]
     better = precision[gan] is not None and precision[iss] is not None and \
-        precision[gan] > precision[iss]
+        precision[gan] > precision[iss] and all(bar_met)
+    real = {key: mean(runs, gan, REGISTRY[key].reference) for key in QUALITY_BAR}
     claim3.append("*GANs keep image quality:* " + ("shown" if better else "not shown") +
-                 f": the precision of GAN samples (the share that lands on the real images' manifold) is "
-                 f"{format_value(precision[gan])} against {format_value(precision[iss])} for inverse scattering; GAN "
-                 f"samples carry {format_value(sample_hf[gan])} times the test images' high-frequency energy (inverse "
-                 f"scattering {format_value(sample_hf[iss])})"
+                 f": {format_value(confident[gan])} of the GAN's samples are confident (bar "
+                 f"{QUALITY_BAR['modes/good_fraction']:g}; real test images {format_value(real['modes/good_fraction'])}) and "
+                 f"their precision (the share that lands on the real images' manifold) is "
+                 f"{format_value(precision[gan])} (bar {QUALITY_BAR['sample/precision']:g}; real images "
+                 f"{format_value(real['sample/precision'])}) against {format_value(precision[iss])} for inverse "
+                 f"scattering; GAN samples carry {format_value(sample_hf[gan])} times the test images' high-frequency "
+                 f"energy (inverse scattering {format_value(sample_hf[iss])})"
                  + (", which is artefacts rather than detail at that precision." if sample_hf[gan] > 1.5 and not better
                     else "."))
     gap = mean(runs, iss, "gap/psnr")
