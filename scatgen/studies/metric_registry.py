@@ -67,7 +67,7 @@ METRICS = [
     Metric("modes/modes_covered", "modes of {n_modes} covered (>= k confident samples)", "higher"),
     Metric("modes/modes_predicted", "modes of {n_modes} predicted (>= k samples)", "higher"),
     Metric("modes/kl", "mode KL(confident ‖ real) (nats)", "lower"),
-    Metric("modes/jsd", "mode JSD (nats)", "lower"),
+    Metric("modes/jsd", "mode JSD (bits)", "lower"),
     Metric("interp/jump", "interp. jump (max/mean step)", "lower"),
     Metric("interp/path_ratio", "interp. path / end distance", "lower"),
     Metric("nn/samples/pixel_mean", "NN pixel dist., samples"),
