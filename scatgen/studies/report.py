@@ -142,7 +142,8 @@ def findings(runs, saturation: tuple[str, str] | None = None) -> str:
     covered = {m: mean(runs, m, "modes/modes_covered") for m in runs}
     confident = {m: mean(runs, m, "modes/good_fraction") for m in runs}
     kl = {m: mean(runs, m, "modes/kl") for m in runs}
-    claim3.append(f"Counting only confident samples (classifier confidence >= 0.9, a mode covered by >= "
+    claim3.append(f"Counting only confident samples (classifier confidence >= "
+                 f"{format_value(mean(runs, gan, 'modes/confidence'))}, a mode covered by >= "
                  f"{format_value(mean(runs, gan, 'modes/min_count'))} of them, as PacGAN and VEEGAN count), samples "
                  f"from z ~ N(0, Id) cover {format_value(covered[gan])}{of_modes} modes for the GAN against "
                  f"{format_value(covered[iss])} for inverse scattering (confident share "
