@@ -8,12 +8,17 @@ classified with confidence >= 0.9 and, where labels exist, the accuracy, on: the
 polygons, the same blurred (Gaussian, 0.5 / 0.7 / 1 px), dimmed (0.9x contrast) and noised
 (std 0.05); fresh blobs (``render_non_polygons``) and plain circles, with the share put in the
 reject class and the share called octagons; and the samples of each ``--probe`` generator
-(``scripts/gan_probe.py``'s ``<name>.pt``, the study's 32-px generator, 2,048 samples from N(0, Id)).
+(``scripts/gan_probe.py``'s ``<name>.pt``, built with the width, latent size and upsampling its
+``<name>.json`` records; 2,048 samples from N(0, Id)); and, for each ``--recon`` checkpoint of a
+trained run (``train.py``'s ``checkpoints/last.ckpt``, the run's own data), its reconstructions of
+the first ``--recon-limit`` test images (a GAN's by latent inversion, under the run's precision), with
+their PSNR: how well the shared generator draws a polygon when it is given a good code.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -61,7 +66,34 @@ def row(name: str, probs: torch.Tensor, modes: torch.Tensor | None = None) -> st
              f"confident octagons {octagons.double().mean():.3f}"]
     if modes is not None:
         cells.append(f"accuracy {(probs.argmax(1) == modes).double().mean():.3f}")
-    return f"  {name:<34}" + " | ".join(cells)
+    return f"  {name:<58}" + " | ".join(cells)
+
+
+def probe_generator(path: Path, image_size: int) -> Generator:
+    """A ``gan_probe.py`` generator, built as its ``.json`` says (older probes: the defaults then)."""
+    args = json.loads(path.with_suffix(".json").read_text())["args"] if path.with_suffix(".json").exists() else {}
+    g = Generator(args.get("z_dim", 512), image_size=image_size, width=args.get("g_width", 32),
+                  upsample=args.get("upsample", "bilinear"))
+    g.load_state_dict(torch.load(path, weights_only=True))
+    return g.eval()
+
+
+def reconstructions(ckpt: Path, limit: int) -> tuple[str, torch.Tensor, torch.Tensor]:
+    """A trained run's name (model, upsampling, seed), its reconstructions of its first ``limit`` test
+    images in ``[-1, 1]``, and their PSNR."""
+    from scatgen.evaluate import load_model
+    from scatgen.metrics.reconstruction import reconstruction_scores
+    from scatgen.studies.context import precision_context
+    from scatgen.devices import trainer_precision
+    from omegaconf import OmegaConf
+
+    cfg, datamodule, model = load_model(ckpt)
+    precision = str(trainer_precision(OmegaConf.select(cfg, "trainer.precision", default="32-true"), "cpu"))
+    loader = datamodule.split_loader("test", limit, 128 if getattr(model, "reconstructs_by_inversion", False) else None)
+    name = f"{type(model).__name__}, {cfg.model.generator.get('upsample', 'bilinear')}, seed {cfg.seed}"
+    scores = reconstruction_scores(model, loader, f"reconstruct ({name})", precision_context(precision, model.device),
+                                   keep_images=True)
+    return name, scores["reconstructions"] * 2 - 1, scores["psnr"]
 
 
 def main() -> None:
@@ -69,6 +101,8 @@ def main() -> None:
     p.add_argument("--image-size", type=int, default=32)
     p.add_argument("--compare", nargs="*", default=[], type=Path, help="other sealed classifiers")
     p.add_argument("--probe", nargs="*", default=[], type=Path, help="generators' state dicts (gan_probe.py)")
+    p.add_argument("--recon", nargs="*", default=[], type=Path, help="trained runs' checkpoints (their test reconstructions)")
+    p.add_argument("--recon-limit", type=int, default=1024, help="test images each --recon run reconstructs")
     a = p.parse_args()
     root = Path(tempfile.gettempdir()) / "scatgen-classifier-robustness"
     source = Polygons(root, image_size=a.image_size, n_train=1, n_test=1024)
@@ -82,10 +116,12 @@ def main() -> None:
             "circles": (images_to_tensor(circles(1024, a.image_size, np.random.default_rng(6))), None)}
     z = torch.randn(2048, 512, generator=torch.Generator().manual_seed(123))
     for path in a.probe:
-        g = Generator(512, image_size=a.image_size)
-        g.load_state_dict(torch.load(path, weights_only=True))
+        g = probe_generator(path, a.image_size)
         with torch.no_grad():
-            sets[f"samples of {path.stem}"] = (torch.cat([g.eval()(z[i:i + 256]) for i in range(0, len(z), 256)]), None)
+            sets[f"samples of {path.stem}"] = (torch.cat([g(z[i:i + 256]) for i in range(0, len(z), 256)]), None)
+    for path in a.recon:
+        name, x_hat, psnr = reconstructions(path, a.recon_limit)
+        sets[f"reconstructions: {name} ({psnr.mean():.2f} dB)"] = (x_hat, modes[:len(x_hat)])
     for path in [shipped_path(source), *a.compare]:
         print(f"{path.name}:")
         classifier = read_classifier(path, source.n_modes)

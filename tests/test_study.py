@@ -331,6 +331,28 @@ def test_the_gan_probe_reads_vertex_count_and_colour_from_the_mode_index():
     assert report["vertices"][5]["share"] == 0 and report["colour_confident"] == pytest.approx(1.0)
 
 
+def test_a_probe_generator_is_rebuilt_as_its_probe_recorded(tmp_path):
+    """``scripts/classifier_robustness.py --probe`` builds each ``gan_probe.py`` generator with the
+    width, latent size and upsampling its ``.json`` records, so its samples are the probe's own.
+    Planted bug it catches: the generator built with the defaults (bilinear: same weights' shapes,
+    other images)."""
+    import importlib.util
+    import json
+
+    from scatgen.models.components.generator import Generator
+
+    spec = importlib.util.spec_from_file_location("classifier_robustness", ROOT / "scripts" / "classifier_robustness.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    torch.manual_seed(0)
+    g = Generator(16, image_size=32, width=8, upsample="nearest").eval()
+    torch.save(g.state_dict(), tmp_path / "p.pt")
+    (tmp_path / "p.json").write_text(json.dumps({"args": {"z_dim": 16, "g_width": 8, "upsample": "nearest"}}))
+    z = torch.randn(4, 16)
+    with torch.no_grad():
+        assert torch.allclose(script.probe_generator(tmp_path / "p.pt", 32)(z), g(z))
+
+
 def test_the_study_refuses_zero_jobs_in_one_line_and_runs_one_job_without_a_launcher():
     """``jobs=0`` names the value and the fix; ``jobs=1`` adds no launcher overrides (the default
     sequential multirun), ``jobs=3`` the joblib launcher with 3 workers."""
