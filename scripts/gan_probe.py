@@ -90,7 +90,8 @@ def main() -> None:
     p.add_argument("--r1", type=float, default=0.0, help="R1 gamma on real images, every D step")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--report", default="ema0.99", help="the generator reported at the end: online or ema<decay>")
-    p.add_argument("--upsample", default="bilinear", help="model.generator.upsample (bilinear | nearest)")
+    p.add_argument("--upsample", default="nearest",
+                   help="model.generator.upsample (bilinear | nearest; the study's G: nearest since 2026-12-06)")
     p.add_argument("--betas", type=float, nargs=2, default=(0.0, 0.9), help="Adam betas for G and D")
     p.add_argument("--z-dim", type=int, default=512, help="model.latent_dim (the study's: 512)")
     p.add_argument("--d-width", type=int, default=32, help="model.discriminator.width")
