@@ -39,7 +39,7 @@ bench: install
 
 # the study: IS, VAE and the SN-GAN on 32x32 polygons at an equal budget (conf/experiment/study32_*.yaml:
 # 12 epochs), 3 seeds each, the classic DCGAN as a reference row on seed 0, every run evaluated,
-# docs/study/report.md written (budget 60 min on 2 CPU cores: 56 min measured on the AVX-512 EPYC on 2026-12-06;
+# docs/study/report.md written (budget 60 min on 2 CPU cores: 57 min measured on the AVX-512 EPYC on 2026-12-06;
 # about 3 h projected on the AVX2-only one, not met there, README; jobs=N runs N at a time; an interrupted study resumes)
 study: install
 	$(PY) scripts/compare.py out_dir=docs/study experiments=study32 'seeds=[0,1,2]' 'reference_models=[dcgan]' \
@@ -47,7 +47,7 @@ study: install
 
 # the study along data complexity (1, 2, 4 polygons per image at 4,096 images) and data size
 # (1,024 / 4,096 / 16,384 images at equal steps), seed 0: docs/study_axes/report.md (budget 120 min
-# on 2 CPU cores; measured in full: about 84 min, README); resumes with what is not done
+# on 2 CPU cores; measured in full: 51 min on the AVX-512 EPYC, README); resumes with what is not done
 study-axes: install
 	$(PY) scripts/study_axes.py out_dir=docs/study_axes study.n_samples=1024 study.classifier_steps=4000 \
 		'study.parts=[reconstruction,per_mode,resolution,samples,modes,memorisation]'
