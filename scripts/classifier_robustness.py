@@ -81,11 +81,12 @@ def probe_generator(path: Path, image_size: int) -> Generator:
 def reconstructions(ckpt: Path, limit: int) -> tuple[str, torch.Tensor, torch.Tensor]:
     """A trained run's name (model, upsampling, seed), its reconstructions of its first ``limit`` test
     images in ``[-1, 1]``, and their PSNR."""
+    from omegaconf import OmegaConf
+
+    from scatgen.devices import trainer_precision
     from scatgen.evaluate import load_model
     from scatgen.metrics.reconstruction import reconstruction_scores
     from scatgen.studies.context import precision_context
-    from scatgen.devices import trainer_precision
-    from omegaconf import OmegaConf
 
     cfg, datamodule, model = load_model(ckpt)
     precision = str(trainer_precision(OmegaConf.select(cfg, "trainer.precision", default="32-true"), "cpu"))
