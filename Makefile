@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install train test test-slow test-all test-gpu bench bench-gpu study study-axes study-gpu clean
+.PHONY: install train test test-slow test-all test-gpu bench bench-gpu study study-axes study-gan-long study-gpu clean
 
 install: $(VENV)/.installed
 
@@ -51,6 +51,14 @@ study: install
 study-axes: install
 	$(PY) scripts/study_axes.py out_dir=docs/study_axes study.n_samples=1024 study.classifier_steps=4000 \
 		'study.parts=[reconstruction,per_mode,resolution,samples,modes,memorisation]'
+
+# the study's SN-GAN at a GAN's budget (conf/experiment/study32_gan_long.yaml: 30,000 generator steps,
+# seed 0) and its learning curve on 10,000 N(0, Id) samples per checkpoint: docs/gan_long/ (hours on
+# 2 cores; resumes from its newest checkpoint: run it again). The run lives in $(LONG_RUNS).
+LONG_RUNS ?= $(HOME)/scatgen-runs
+study-gan-long: install
+	$(PY) scripts/gan_long.py paths.root_dir=$(LONG_RUNS) out_dir=$(CURDIR)/docs/gan_long \
+		reference_metrics=$(CURDIR)/docs/study/metrics.json
 
 # both at 64x64 on a GPU (not yet measured: no GPU has been lent since this target was written):
 # the study (SN-GAN as polygons_gan, the DCGAN row as polygons_dcgan) and its axes

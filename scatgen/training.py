@@ -125,6 +125,22 @@ class SaveOnInterrupt(L.Callback):
               f"resume with: python train.py ckpt_path={path}", file=sys.stderr, flush=True)
 
 
+class GeneratorStepCheckpoint(L.Callback):
+    """``checkpoints/gstepNNNNNN.ckpt`` every ``every`` generator steps (``model.generator_steps``,
+    which for a GAN is not ``global_step``): the points of a learning curve, kept (never rotated)."""
+
+    def __init__(self, every: int = 2500, dirname: str = "checkpoints"):
+        if every < 1:
+            raise UserError(f"callbacks.generator_step_checkpoint.every={every} must be >= 1 (generator steps)")
+        self.every, self.dirname, self._saved = every, dirname, -1
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx) -> None:
+        steps = pl_module.generator_steps
+        if steps and steps % self.every == 0 and steps != self._saved:
+            self._saved = steps
+            trainer.save_checkpoint(Path(trainer.default_root_dir) / self.dirname / f"gstep{steps:06d}.ckpt")
+
+
 class FitTimer(L.Callback):
     """Training wall time summed over every process that trained this run (kept in checkpoints,
     so that a resumed run reports its whole ``time/fit_s``)."""

@@ -30,6 +30,14 @@ class GenerativeModel(L.LightningModule):
     def latent_dim(self) -> int:
         return self.generator.z_dim
 
+    @property
+    def generator_steps(self) -> int:
+        """Optimiser steps of the generator so far (a GAN overrides: its ``global_step`` counts D's too)."""
+        return self.trainer.global_step if self._trainer is not None else 0
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["g_step"] = self.generator_steps  # read by the learning curves (scatgen/studies/learning_curve.py)
+
     # -- to implement ------------------------------------------------------------------------
     def latents(self, batch) -> torch.Tensor:
         """Latent codes of the images of ``batch`` (used for reconstructions and interpolations)."""

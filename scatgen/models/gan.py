@@ -4,7 +4,7 @@ moving average of G, DiffAugment), chosen by config (``model=dcgan`` / ``model=s
 
 Manual optimisation (Lightning 2): per batch one discriminator step on real ``x`` and fake
 ``G(z)``, and every ``d_steps_per_g`` batches one generator step (SN-GAN's ``n_dis``; with 1,
-``global_step`` counts 2 per batch).  Losses:
+``global_step`` counts 2 per batch; ``generator_steps`` counts G's alone).  Losses:
 ``non_saturating`` (D: softplus(-D(x)) + softplus(D(G(z))); G: softplus(-D(G(z)))) or ``hinge``
 (D: relu(1 - D(x)) + relu(1 + D(G(z))); G: -D(G(z))).  ``augment`` (DiffAugment) is applied to real
 and fake images alike before D.  With ``ema_decay``, ``generator`` holds the moving average
@@ -121,6 +121,14 @@ class GAN(GenerativeModel):
     def d_step_index(self, batch_idx: int) -> int:
         """Discriminator steps taken before this batch's: one per batch, across epochs (restored on resume)."""
         return self.trainer.fit_loop.total_batch_idx if self._trainer is not None else batch_idx
+
+    @property
+    def generator_steps(self) -> int:
+        """Generator steps taken: one per ``d_steps_per_g`` batches completed (``global_step`` counts
+        both optimisers' steps)."""
+        if self._trainer is None:
+            return 0
+        return (self.trainer.fit_loop.total_batch_idx + 1) // self.d_steps_per_g
 
     def r1_loss(self, real: torch.Tensor, d_step: int) -> torch.Tensor:
         """Lazy R1 (Mescheder et al. 2018; StyleGAN2's lazy form): ``gamma / 2 * interval * E||grad_x D(x)||^2``

@@ -1,0 +1,66 @@
+"""``scripts/gan_long.py`` (``make study-gan-long``): one GAN trained at a GAN's budget
+(``experiment=study32_gan_long``: 30,000 generator steps) in a fixed run directory, resumed from
+its newest checkpoint when interrupted, then its learning curve
+(``scatgen.studies.learning_curve``) written beside the study's report."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from scatgen.errors import UserError
+from scatgen.studies.learning_curve import CURVE_KEYS, write_curve
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[1]
+RESUMABLE = ("last.ckpt", "interval.ckpt", "interrupted.ckpt")  # what a resume may start from (newest wins)
+
+
+def newest_checkpoint(run_dir: Path) -> Path | None:
+    """The most recently written of the run's resumable checkpoints, or ``None`` for a new run."""
+    found = [p for p in (run_dir / "checkpoints" / name for name in RESUMABLE) if p.is_file()]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
+def train_long(cfg: DictConfig, run_dir: Path) -> None:
+    """Train ``experiment=<cfg.experiment> seed=<cfg.seed>`` into ``run_dir`` (resumed from its newest
+    checkpoint); a finished run (``metrics.json``) is kept."""
+    if (run_dir / "metrics.json").exists():
+        log.info("reusing the finished run %s", run_dir)
+        return
+    resume = newest_checkpoint(run_dir)
+    cmd = [sys.executable, str(ROOT / "train.py"), f"experiment={cfg.experiment}", f"seed={cfg.seed}",
+           f"hydra.run.dir={run_dir}", "study.eval_limit=32", *cfg.train_overrides]
+    if resume is not None:
+        cmd.append(f"ckpt_path={resume}")
+        log.info("resuming %s from %s", run_dir, resume.name)
+    log.info(" ".join(cmd[1:]))
+    if subprocess.run(cmd, cwd=ROOT).returncode:
+        raise UserError(f"training {run_dir} stopped; run the same command again to resume it from its newest checkpoint")
+
+
+def reference_values(metrics_file: Path, model: str) -> dict:
+    """The mean over seeds of ``model``'s ``CURVE_KEYS`` in a study's ``metrics.json`` (``{}`` if absent)."""
+    if not metrics_file.is_file():
+        return {}
+    runs = json.loads(metrics_file.read_text()).get(model, [])
+    return {k: sum(r[k] for r in runs) / len(runs) for k in CURVE_KEYS if runs and all(k in r for r in runs)}
+
+
+def gan_long(cfg: DictConfig) -> list[dict]:
+    run_dir = Path(cfg.run_dir)
+    t0 = time.perf_counter()
+    train_long(cfg, run_dir)
+    log.info("training done in %.1f min (this call)", (time.perf_counter() - t0) / 60)
+    reference = reference_values(ROOT / cfg.reference_metrics, cfg.reference_model)
+    records = write_curve(run_dir, cfg, Path(cfg.out_dir), reference, f"{cfg.reference_model} ({cfg.reference_label})",
+                          tuple(cfg.grid_steps))
+    log.info("curve of %d checkpoints -> %s (%.1f min in all, this call)", len(records), cfg.out_dir,
+             (time.perf_counter() - t0) / 60)
+    return records

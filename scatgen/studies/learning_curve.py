@@ -1,0 +1,87 @@
+"""A GAN's learning curve (``make study-gan-long``): the run's ``checkpoints/gstepNNNNNN.ckpt``
+(``scatgen.training.GeneratorStepCheckpoint``), each evaluated by the study's sample parts on
+``N(0, Id)`` samples, gathered into ``curve.json`` (one record per checkpoint: ``g_step`` and the
+metrics under their registry keys) and ``curve.png`` (one panel per measure against generator
+steps, with a reference model's value as a flat line)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from scatgen.evaluate import evaluate_checkpoint
+from scatgen.storage.artefacts import write_json
+from scatgen.studies.metric_registry import REGISTRY
+from scatgen.viz.plots import panel_curves
+
+log = logging.getLogger(__name__)
+
+# what the curve follows (registry keys), in panel order
+CURVE_KEYS = ("modes/good_fraction", "sample/precision", "sample/recall", "sample/fid", "modes/modes_covered",
+              "modes/kl")
+CURVE_PARTS = ["samples", "distribution", "modes"]
+STEP_FILE = re.compile(r"gstep(\d+)\.ckpt$")
+
+
+def curve_checkpoints(run_dir: Path) -> dict[int, Path]:
+    """``{generator step: checkpoint}`` of ``<run>/checkpoints/gstep*.ckpt``, in step order."""
+    found = {int(m.group(1)): p for p in (run_dir / "checkpoints").glob("gstep*.ckpt") if (m := STEP_FILE.search(p.name))}
+    return dict(sorted(found.items()))
+
+
+def evaluate_curve(run_dir: Path, cfg: DictConfig) -> dict[int, Path]:
+    """Evaluate every curve checkpoint not yet evaluated into ``<run>/curve/gstepNNNNNN/`` (``summary.md``,
+    written last, marks a finished one); returns ``{step: evaluation dir}``."""
+    done = {}
+    for step, ckpt in curve_checkpoints(run_dir).items():
+        target = run_dir / "curve" / ckpt.stem
+        if not (target / "summary.md").exists():
+            log.info("evaluating generator step %d (%s)", step, ckpt.name)
+            evaluate_checkpoint(ckpt, target, cfg)
+        done[step] = target
+    return done
+
+
+def curve_records(evaluations: dict[int, Path]) -> list[dict]:
+    """One record per checkpoint: ``g_step`` and the ``CURVE_KEYS`` its evaluation measured, plus the
+    settings that label them (sample counts, the mode measures' k and confidence)."""
+    records = []
+    for step, target in evaluations.items():
+        metrics = json.loads((target / "metrics.json").read_text())
+        settings = ("n_samples", "modes/n_samples", "modes/min_count", "modes/confidence", "data/n_modes")
+        records.append({"g_step": step, **{k: metrics[k] for k in (*CURVE_KEYS, *settings) if k in metrics}})
+    return records
+
+
+def plot_curve(records: list[dict], path: Path, reference: dict | None = None, reference_name: str = "") -> Path:
+    """One panel per ``CURVE_KEYS`` measure against generator steps; ``reference``'s value of each as
+    a flat line (labelled ``reference_name``)."""
+    steps = [r["g_step"] for r in records]
+    panels = {}
+    for key in CURVE_KEYS:
+        points = [(r["g_step"], r[key]) for r in records if key in r]
+        series = {"GAN": ([s for s, _ in points], [v for _, v in points])}
+        if reference and key in reference and steps:
+            series[reference_name] = ([min(steps), max(steps)], [reference[key]] * 2)
+        panels[REGISTRY[key].heading(records[-1] if records else None)] = series
+    return panel_curves(panels, path, xlabel="generator steps", columns=3)
+
+
+def write_curve(run_dir: Path, cfg: DictConfig, out_dir: Path, reference: dict | None = None,
+                reference_name: str = "", grid_steps: tuple[int, ...] = ()) -> list[dict]:
+    """Evaluate the run's curve checkpoints and write ``out_dir/curve.json``, ``curve.png`` and, for
+    each of ``grid_steps`` measured, ``samples_gstepNNNNNN.png`` (64 samples from N(0, Id))."""
+    evaluations = evaluate_curve(run_dir, cfg)
+    records = curve_records(evaluations)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / "curve.json", records)
+    plot_curve(records, out_dir / "curve.png", reference, reference_name)
+    for step in grid_steps:
+        if step in evaluations and (evaluations[step] / "samples.png").exists():
+            shutil.copyfile(evaluations[step] / "samples.png", out_dir / f"samples_gstep{step:06d}.png")
+    return records
