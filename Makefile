@@ -31,11 +31,11 @@ test-gpu: install
 
 # every GPU benchmark and the cuda tests in one call (~5-8 min on an H200)
 bench-gpu: install
-	bash scripts/bench_gpu.sh $(PY)
+	bash bench/bench_gpu.sh $(PY)
 
 bench: install
-	$(PY) scripts/bench_scattering.py
-	$(PY) scripts/bench_training.py
+	$(PY) bench/bench_scattering.py
+	$(PY) bench/bench_training.py
 
 # the study: IS, VAE and the SN-GAN on 32x32 polygons at an equal budget (conf/experiment/study32_*.yaml:
 # 12 epochs), 3 seeds each, the classic DCGAN as a reference row on seed 0, every run evaluated,

@@ -12,8 +12,18 @@ The package follows the pipeline, and imports only downwards (``tests/test_layou
 - ``metrics``: reconstruction, feature-space distances, mode coverage, memorisation.
 - ``studies``: the study of a trained model as named parts, the report across models.
 - ``synthesis``: maximum-entropy texture synthesis from one example.
-- on top: ``config``, ``cli``, ``training``, ``factory`` (config -> objects), ``pipeline`` (``train.py``),
+- on top: the package itself (importing it registers the config schemas), ``config``, ``cli``, ``training``, ``factory`` (config -> objects), ``pipeline`` (``train.py``),
   ``evaluate``, ``compare``.
 """
 
 __version__ = "0.2.0"
+
+
+def _register_with_hydra() -> None:
+    """``import scatgen`` is enough to compose ``conf/`` from Python (notebooks, tests): the
+    schemas (``schema/<name>``) and the resolvers are registered when ``scatgen.config`` is
+    imported (idempotent: registering again replaces the same entries)."""
+    import scatgen.config  # noqa: F401
+
+
+_register_with_hydra()

@@ -1,7 +1,7 @@
 """``scripts/gan_long.py`` (``make study-gan-long``): one GAN trained at a GAN's budget
 (``experiment=study32_gan_long``: 30,000 generator steps) in a fixed run directory, resumed from
 its newest checkpoint when interrupted, then its learning curve
-(``scatgen.studies.learning_curve``) written beside the study's report."""
+(``scatgen.learning_curve``) written beside the study's report."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from scatgen.errors import UserError
-from scatgen.studies.learning_curve import CURVE_KEYS, write_curve
+from scatgen.learning_curve import CURVE_KEYS, write_curve
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]

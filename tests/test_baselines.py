@@ -114,7 +114,7 @@ def test_sngan_steps_the_online_generator_and_averages_it(tmp_path):
     at the initial weights)."""
     import lightning as L
 
-    _, dm, model = _built(tmp_path, "sngan", FAST_GAN)
+    _, dm, model = _built(tmp_path, "gan", FAST_GAN)  # model=gan: the recommended GAN, the SN-GAN recipe
     assert model.generator is not model.trained_generator and model.discriminator.head.parametrizations
     online0 = [p.detach().clone() for p in model.trained_generator.parameters()]
     ema0 = [p.detach().clone() for p in model.generator.parameters()]
@@ -171,16 +171,23 @@ def test_r1_penalises_the_squared_gradient_of_d_on_real_images():
 
 def test_d_steps_per_g_steps_the_generator_every_nth_batch(tmp_path):
     """``model.d_steps_per_g=3`` over 6 batches: 6 discriminator steps, 2 generator steps, 2 updates of
-    the moving average.  Planted bug it catches: the G step taken on every batch (6 G steps)."""
+    the moving average; ``generator_steps`` says 2 (``global_step`` 8), and a checkpoint every generator
+    step (``GeneratorStepCheckpoint``) writes exactly ``gstep000001`` and ``gstep000002``.  Planted bugs it
+    catches: the G step taken on every batch (6 G steps), ``generator_steps`` counting batches."""
     import lightning as L
+
+    from scatgen.training import GeneratorStepCheckpoint
 
     _, dm, model = _built(tmp_path, "sngan", [*FAST_GAN, "model.d_steps_per_g=3", "data.batch_size=8"])
     trainer = L.Trainer(max_epochs=1, limit_train_batches=6, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, limit_val_batches=0, enable_model_summary=False)
+                        enable_progress_bar=False, limit_val_batches=0, enable_model_summary=False,
+                        callbacks=[GeneratorStepCheckpoint(every=1)], default_root_dir=str(tmp_path / "run"))
     trainer.fit(model, datamodule=dm)
     opt_d, opt_g = (o.optimizer for o in model.optimizers())
     steps = [int(next(iter(o.state.values()))["step"]) for o in (opt_d, opt_g)]
     assert steps == [6, 2] and int(model.ema_steps) == 2 and trainer.global_step == 8
+    assert model.generator_steps == 2
+    assert sorted(p.name for p in (tmp_path / "run/checkpoints").glob("gstep*")) == ["gstep000001.ckpt", "gstep000002.ckpt"]
 
 
 def test_generator_upsampling_is_the_configured_one():

@@ -6,10 +6,13 @@ defaults (``model.optimizer.lr=abc`` composed); hydra-zen's untyped ``int | None
 (``whitening.n_components=abc`` composed); ``precision: ${cpu_precision:}`` back in
 ``conf/trainer/cpu.yaml`` (resolving the config measured)."""
 
+import subprocess
+import sys
+
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import compose_cfg
+from conftest import CONF, compose_cfg
 from scatgen import devices
 from scatgen.cli import check_overrides
 from scatgen.errors import ConfigError
@@ -78,3 +81,18 @@ def test_the_synthesis_scripts_settings_are_typed_too():
         check_overrides(["Q=x"], "synthesize_audio", CONF_DIR / "synthesize")
     with pytest.raises(ConfigError, match=r"^duration='long' is not a number"):
         check_overrides(["duration=long"], "synthesize_audio", CONF_DIR / "synthesize")
+
+
+def test_import_scatgen_is_enough_to_compose_the_configs_from_python():
+    """A notebook's recipe in a fresh interpreter: ``import scatgen``, then Hydra's compose API on
+    ``conf/`` and ``instantiate`` of the encoder.  Planted bug it catches: the schemas registered
+    only when ``scatgen.config`` is imported (``MissingConfigException: ... schema/study``)."""
+    code = ("import scatgen\n"
+            "from hydra import compose, initialize_config_dir\n"
+            "from hydra.utils import instantiate\n"
+            f"with initialize_config_dir(config_dir={str(CONF)!r}, version_base='1.3'):\n"
+            "    cfg = compose('train', overrides=['data.image_size=32', 'encoder.J=3'])\n"
+            "print(type(instantiate(cfg.encoder)).__name__, cfg.study.n_samples)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["Scattering", "2048"]

@@ -284,7 +284,7 @@ def test_claim_1_counts_the_inverse_scattering_seeds_not_the_reference_rows():
 
 
 def test_gan_recipe_search_names_an_unknown_recipe_in_one_line():
-    r = _run([ROOT / "scripts/gan_recipes.py", "--recipes", "sngan,sngann"])
+    r = _run([ROOT / "research/gan_recipes.py", "--recipes", "sngan,sngann"])
     assert r.returncode == 2
     assert "'sngann' is not a recipe; choose from dcgan, sngan," in r.stderr.strip().splitlines()[-1]
 
@@ -311,12 +311,12 @@ def test_the_study_keys_models_by_their_config_name(tmp_path):
 
 
 def test_the_gan_probe_reads_vertex_count_and_colour_from_the_mode_index():
-    """``scripts/gan_probe.py``'s vertex report: mode ``(n - 3) * 8 + colour``.  Three samples, a
+    """``research/gan_probe.py``'s vertex report: mode ``(n - 3) * 8 + colour``.  Three samples, a
     confident 3-gon of colour 5, a confident 8-gon of colour 0 and an unsure 8-gon whose colour
     alone is sure.  Planted bug it catches: the vertex count read as ``mode % 8`` (the colour)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("gan_probe", ROOT / "scripts" / "gan_probe.py")
+    spec = importlib.util.spec_from_file_location("gan_probe", ROOT / "research" / "gan_probe.py")
     probe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(probe)
     probs = torch.zeros(3, 48)
@@ -332,7 +332,7 @@ def test_the_gan_probe_reads_vertex_count_and_colour_from_the_mode_index():
 
 
 def test_a_probe_generator_is_rebuilt_as_its_probe_recorded(tmp_path):
-    """``scripts/classifier_robustness.py --probe`` builds each ``gan_probe.py`` generator with the
+    """``research/classifier_robustness.py --probe`` builds each ``gan_probe.py`` generator with the
     width, latent size and upsampling its ``.json`` records, so its samples are the probe's own.
     Planted bug it catches: the generator built with the defaults (bilinear: same weights' shapes,
     other images)."""
@@ -341,7 +341,7 @@ def test_a_probe_generator_is_rebuilt_as_its_probe_recorded(tmp_path):
 
     from scatgen.models.components.generator import Generator
 
-    spec = importlib.util.spec_from_file_location("classifier_robustness", ROOT / "scripts" / "classifier_robustness.py")
+    spec = importlib.util.spec_from_file_location("classifier_robustness", ROOT / "research" / "classifier_robustness.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     torch.manual_seed(0)

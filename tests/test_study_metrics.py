@@ -126,7 +126,7 @@ def test_a_moving_shape_is_a_longer_path_than_a_crossfade():
 
 @pytest.mark.parametrize("size", [32, 64])
 def test_the_shipped_classifier_passes_its_bar_with_no_training(tmp_path, size, monkeypatch):
-    """The study's renderings need no training on a fresh clone (``scripts/train_mode_classifier.py``
+    """The study's renderings need no training on a fresh clone (``research/train_mode_classifier.py``
     wrote them).  Planted bug it catches: a rendering key that does not match the shipped file's
     name (the study then trains for minutes: here ``train_classifier`` would raise)."""
     import scatgen.metrics.mode_coverage as mc

@@ -6,34 +6,51 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from conftest import ROOT, compose_cfg
+from hydra import compose, initialize_config_dir
+
+from conftest import CONF, ROOT, compose_cfg
 from scatgen.cli import check_overrides
 from scatgen.config import ConfigError, validate
 from scatgen.metrics.reconstruction import reconstruction_scores
 from scatgen.factory import build, build_trainer
 from scatgen.pipeline import encode, train
 
-GROUPS = {
-    "data": ["polygons"], "encoder": ["scattering"], "whitening": ["pca"], "model": ["inverse_scattering"],
-    "trainer": ["cpu", "gpu"], "logger": ["csv", "wandb"], "callbacks": ["default"],
-}
+# train.yaml's groups a user picks from (schema, study, paths and hydra are not model choices)
+USER_GROUPS = ("data", "encoder", "whitening", "model", "trainer", "logger", "callbacks", "experiment", "hparams_search")
 
 
-@pytest.mark.parametrize("group,choice", [(g, c) for g, cs in GROUPS.items() for c in cs])
+def config_choices() -> list[tuple[str, str]]:
+    """Every ``conf/<group>/<choice>.yaml`` of the user's groups, found on disk (a new file is tested
+    without editing this test)."""
+    return [(g, p.stem) for g in USER_GROUPS for p in sorted((CONF / g).glob("*.yaml"))]
+
+
+def test_the_composition_test_sees_every_data_set_and_model():
+    found = set(config_choices())
+    assert {("data", d) for d in ("polygons", "celeba", "lsun_bedroom", "image_folder")} <= found
+    assert {("model", m) for m in ("inverse_scattering", "vae", "gan", "dcgan", "sngan", "sngan_diffaugment")} <= found
+
+
+@pytest.mark.parametrize("group,choice", config_choices())
 def test_every_config_group_composes_and_instantiates(tmp_path, group, choice):
     # outside a Hydra app there is no ${hydra:...} (the wandb run name and group use it)
     extra = ["logger.wandb.name=t", "logger.wandb.group=null", "logger.wandb.job_type=null"] if choice == "wandb" else []
+    if group in ("experiment", "hparams_search"):  # they set sizes and devices of their own: composing is the check
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            cfg = compose("train", overrides=[f"paths.root_dir={tmp_path}", f"{group}={choice}"])
+        assert cfg.model._target_.startswith("scatgen.models.")
+        return
     cfg = compose_cfg(tmp_path, [f"{group}={choice}", *extra])
     validate(cfg)
-    if group == "trainer" and choice == "gpu" and not torch.cuda.is_available():
-        assert cfg.trainer.accelerator == "gpu"
+    if (group == "trainer" and choice in ("gpu", "ddp")) and not torch.cuda.is_available():
+        assert cfg.trainer.accelerator in ("gpu", "cpu")
         return
     for c in (cfg.get("callbacks") or {}).values():
         instantiate(c)
     for c in (cfg.get("logger") or {}).values():
         instantiate(c)
     datamodule, model = build(cfg)
-    assert model.generator.z_dim == model.whitening.z_dim == 48
+    assert model.generator.z_dim == model.latent_dim
     build_trainer(cfg, logger=False)
 
 

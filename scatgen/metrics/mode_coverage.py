@@ -12,7 +12,7 @@ only if its accuracy on the data set's real *test* split is at least ``min_accur
 otherwise the metric is refused, since a weak classifier would invent or hide modes.  For the
 renderings the study uses (polygons at 32x32 and 64x64) a trained classifier ships with the
 package (``metrics/classifiers/``, sealed with its sha256 and written by
-``scripts/train_mode_classifier.py``), so a first evaluation trains nothing; any other rendering
+``research/train_mode_classifier.py``), so a first evaluation trains nothing; any other rendering
 is trained on first use and cached under ``<cache_dir>/mode_classifier/``.  Either is verified
 on every load: the digest, then the accuracy bar on the real test split.
 

@@ -36,7 +36,7 @@ class GenerativeModel(L.LightningModule):
         return self.trainer.global_step if self._trainer is not None else 0
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["g_step"] = self.generator_steps  # read by the learning curves (scatgen/studies/learning_curve.py)
+        checkpoint["g_step"] = self.generator_steps  # generator steps (a GAN: not global_step), for whoever reads the file
 
     # -- to implement ------------------------------------------------------------------------
     def latents(self, batch) -> torch.Tensor:

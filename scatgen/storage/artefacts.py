@@ -11,7 +11,7 @@ pattern serves them all (``load_or_build``):
    the storage is read-only is one line naming the path and the fix.
 
 Manifests record, for each ``.npy``, its shape, dtype and the sha256 of the whole file (about
-1 GB/s: ~0.8 s for 65,536 CelebA images at 64x64, see ``scripts/bench_verify.py``), so damage
+1 GB/s: ~0.8 s for 65,536 CelebA images at 64x64, see ``bench/bench_verify.py``), so damage
 anywhere inside a file is detected, not only truncation.
 """
 

@@ -1,6 +1,6 @@
 """What verifying artefacts whole costs: the sha256 of every file, checked on every load.
 
-    python scripts/bench_verify.py [--rows 65536] [--size 64] [--dir /tmp]
+    python bench/bench_verify.py [--rows 65536] [--size 64] [--dir /tmp]
 
 Writes a prepared-array-like file of ``rows`` CelebA-size images (uint8, size x size x 3) and its
 whitened codes (512 float32 numbers per image), with a manifest, then times ``read_verified`` (the

@@ -1,6 +1,6 @@
-"""Nothing lost, nothing silently wrong: the hostile-but-fair cases of the reliability pass, each
-ending with its stated result (numbers in the comments refer to the cases of the issue and the
-README's failure table)."""
+"""Bad input and resuming: foreign or damaged checkpoint files, divergence, wrong values on the command
+line, unwritable roots, resuming in the run's own directory, checkpoints within an epoch; each
+ending with its stated result (the failure page, docs/failures.md, lists them)."""
 
 import json
 import os
@@ -121,7 +121,7 @@ class PoisonAtEpoch(L.Callback):
 
 
 def test_divergence_stops_with_one_line_and_keeps_the_last_finite_checkpoint(tmp_path):
-    cfg = compose_cfg(tmp_path, ["trainer.max_epochs=3", "+callbacks.poison._target_=test_reliability.PoisonAtEpoch"])
+    cfg = compose_cfg(tmp_path, ["trainer.max_epochs=3", "+callbacks.poison._target_=test_bad_input_and_resume.PoisonAtEpoch"])
     with pytest.raises(DivergenceError, match=r"training diverged: .*=nan at step 7 \(epoch 1\).*model.optimizer.lr"):
         train(cfg)
     out = tmp_path / "run"

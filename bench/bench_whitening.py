@@ -1,7 +1,7 @@
 """Time and peak memory of the PCA whitening fit at the scale of CelebA 64x64 (65,536 codes of
 20,016 numbers, J=4, L=8, RGB), streamed from a file as the code cache does.
 
-    python scripts/bench_whitening.py [--n 65536] [--dim 20016] [--components 512]
+    python bench/bench_whitening.py [--n 65536] [--dim 20016] [--components 512]
 
 The codes are synthetic (a decaying spectrum of 1,024 directions plus noise) because the cost of
 a fit does not depend on the values; encoding 65,536 real images first would take minutes and

@@ -1,6 +1,6 @@
 """Peak memory and time of building the code cache, for growing data sets.
 
-    python scripts/bench_cache.py [--sizes 8192 65536] [--image-size 32]
+    python bench/bench_cache.py [--sizes 8192 65536] [--image-size 32]
 
 Each size runs in a fresh process (render polygons, encode with the fast backend, fit the PCA,
 write z) and reports its peak resident memory (``ru_maxrss``).  Streaming keeps the peak flat:

@@ -10,7 +10,7 @@ The anchors (``--anchors``, needs ``.[anchors]``): seconds per loss+gradient eva
 sample at the side-by-side report's budget, for scatgen's three models and the two anchors, each
 run by its own synthesis loop (scatgen/synthesis/images/report.py) on one texture.
 
-python scripts/bench_synthesis.py [--size 256] [--J 5] [--iterations 10] [--device cuda] [--audio-only] [--anchors]
+python bench/bench_synthesis.py [--size 256] [--J 5] [--iterations 10] [--device cuda] [--audio-only] [--anchors]
 """
 
 import argparse

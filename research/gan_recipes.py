@@ -1,4 +1,4 @@
-"""python scripts/gan_recipes.py [--recipes a,b] [--seeds 0,1,2] [--epochs 12] [--jobs 2]: the GAN
+"""python research/gan_recipes.py [--recipes a,b] [--seeds 0,1,2] [--epochs 12] [--jobs 2]: the GAN
 recipe search behind conf/model/sngan.yaml's defaults.
 
 Each recipe is a list of train.py overrides on top of ``experiment=study32_gan`` (32x32 polygons,

@@ -1,4 +1,4 @@
-"""python scripts/classifier_robustness.py [--image-size 32] [--compare OLD.pt ...] [--probe G.pt ...]:
+"""python research/classifier_robustness.py [--image-size 32] [--compare OLD.pt ...] [--probe G.pt ...]:
 what the mode classifier's confidence measures.
 
 For the shipped classifier (and each ``--compare`` sealed state dict, e.g. version 1 from git
@@ -8,7 +8,7 @@ classified with confidence >= 0.9 and, where labels exist, the accuracy, on: the
 polygons, the same blurred (Gaussian, 0.5 / 0.7 / 1 px), dimmed (0.9x contrast) and noised
 (std 0.05); fresh blobs (``render_non_polygons``) and plain circles, with the share put in the
 reject class and the share called octagons; and the samples of each ``--probe`` generator
-(``scripts/gan_probe.py``'s ``<name>.pt``, built with the width, latent size and upsampling its
+(``research/gan_probe.py``'s ``<name>.pt``, built with the width, latent size and upsampling its
 ``<name>.json`` records; 2,048 samples from N(0, Id)); and, for each ``--recon`` checkpoint of a
 trained run (``train.py``'s ``checkpoints/last.ckpt``, the run's own data), its reconstructions of
 the first ``--recon-limit`` test images (a GAN's by latent inversion, under the run's precision), with

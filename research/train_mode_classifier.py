@@ -1,7 +1,7 @@
 """Train the mode classifier that ships with the package for one polygon rendering, seal it and
 write it to ``scatgen/metrics/classifiers/`` (the study then trains nothing on a fresh clone).
 
-    python scripts/train_mode_classifier.py --image-size 64 [--steps 3000] [--seed 0]
+    python research/train_mode_classifier.py --image-size 64 [--steps 3000] [--seed 0]
 
 It is kept only above the study's bar (0.95) on 1,024 fresh images rendered with another seed,
 and only if it puts at least as many fresh images of no mode (blobs) in its reject class; the

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every GPU check in one call (about 5-8 minutes on an H200): the scattering benchmark at batch 256,
 # texture synthesis speed, and the tests marked `cuda` (train, evaluate, synthesize on CUDA).
-#   bash scripts/bench_gpu.sh [python]      # default: .venv/bin/python, else python3
+#   bash bench/bench_gpu.sh [python]      # default: .venv/bin/python, else python3
 # Progress bars are kept out of the log (TQDM_DISABLE); each step has its own time limit.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,9 +13,9 @@ assert torch.cuda.is_available(), "bench_gpu.sh needs a CUDA device"
 print(torch.__version__, torch.cuda.get_device_name(), flush=True)
 PYEOF
 echo "== scattering: kymatio vs fast (eager, compiled, encoder from config), batch 256 =="
-timeout 240 "$PY" scripts/bench_scattering.py --device cuda --batch 256 --repeats 5
+timeout 240 "$PY" bench/bench_scattering.py --device cuda --batch 256 --repeats 5
 echo "== texture synthesis, 256x256, J=5 =="
-timeout 150 "$PY" scripts/bench_synthesis.py --device cuda --iterations 20
+timeout 150 "$PY" bench/bench_synthesis.py --device cuda --iterations 20
 echo "== study features (images/s) =="
 timeout 60 "$PY" - <<'PYEOF'
 import time, torch

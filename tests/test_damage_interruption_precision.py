@@ -1,4 +1,4 @@
-"""Nothing silently wrong, round two: a full disk, a damaged checkpoint, hostile sounds, Ctrl-C,
+"""A full disk, a damaged checkpoint, hostile sounds, Ctrl-C,
 data with no variance, the precision measurement, impossible run lengths and seeds, and small data
 with the defaults.  Each test names the bug it was seen to fail on (planted once)."""
 
@@ -188,12 +188,12 @@ def test_ctrl_c_saves_the_state_and_the_run_resumes_exactly(tmp_path, capfd):
     uninterrupted run, in the same order.  Planted bugs it catches: no ``SaveOnInterrupt`` callback
     (exit 1 after 'attempting graceful shutdown', nothing saved, no hint), and the plain shuffled
     loader (the resumed epoch draws a new order: other images, some twice)."""
-    record = ["+callbacks.record._target_=test_reliability_round2.RecordBatches"]
+    record = ["+callbacks.record._target_=test_damage_interruption_precision.RecordBatches"]
     reference = tmp_path / "reference"
     train(compose_cfg(reference, ["trainer.max_epochs=2", *record, f"+callbacks.record.path={tmp_path / 'reference.txt'}"]))
     handler = signal.getsignal(signal.SIGINT)
     record += [f"+callbacks.record.path={tmp_path / 'resumed.txt'}"]
-    cfg = compose_cfg(tmp_path, ["trainer.max_epochs=2", "+callbacks.interrupt._target_=test_reliability_round2.InterruptAtStep",
+    cfg = compose_cfg(tmp_path, ["trainer.max_epochs=2", "+callbacks.interrupt._target_=test_damage_interruption_precision.InterruptAtStep",
                                  *record])
     try:
         with pytest.raises(SystemExit):

@@ -1,6 +1,6 @@
 """Throughput of the fast scattering backend against kymatio, in one process, on the same batch.
 
-    python scripts/bench_scattering.py [--repeats 3] [--batch 64] [--device cuda]
+    python bench/bench_scattering.py [--repeats 3] [--batch 64] [--device cuda]
 
 kymatio, the fast backend (eager), the fast backend through ``torch.compile`` and the encoder as
 ``conf/encoder/scattering.yaml`` builds it (``Scattering``: compiled fast backend, RGB) are warmed

@@ -1,6 +1,6 @@
 """One epoch of inverse-scattering training: cached codes against encoding every batch on the fly.
 
-    python scripts/bench_training.py [--n-train 2048] [--width 16]
+    python bench/bench_training.py [--n-train 2048] [--width 16]
 
 Same data (64x64 polygons), same generator, same precision, in one process.  Three ways to get
 ``z`` for a batch: read it from the code cache, or compute ``L S_J x`` with the fast backend, or

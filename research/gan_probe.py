@@ -1,4 +1,4 @@
-"""python scripts/gan_probe.py --name NAME [--steps 2880] [--no-sn --r1 G --loss non_saturating] [--noise S] ...:
+"""python research/gan_probe.py --name NAME [--steps 2880] [--no-sn --r1 G --loss non_saturating] [--noise S] ...:
 a GAN learning curve at the study's settings, cheaper than a train.py run per point.
 
 The study's SN-GAN (the shared generator, ``ConvEncoder`` discriminator, hinge loss, Adam betas
