@@ -13,6 +13,7 @@ from scatgen.scattering.transform import check_scattering_config
 from scatgen.scattering.shapes import scattering_out_shape
 from scatgen.encoding.whitening import check_whitening_config, default_components
 from scatgen.errors import ConfigError
+from scatgen.models.base import GenerativeModel
 from scatgen.schemas import register as register_schemas
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -35,7 +36,8 @@ OmegaConf.register_new_resolver("cpu_precision", cpu_precision, replace=True)
 
 def model_uses_codes(cfg: DictConfig) -> bool:
     """Whether the model trains on cached scattering codes (its class says so)."""
-    return bool(getattr(get_class(cfg.model._target_), "uses_codes", False))
+    model_class = get_class(cfg.model._target_)
+    return issubclass(model_class, GenerativeModel) and model_class.uses_codes
 
 
 def check_ranges(cfg: DictConfig) -> None:

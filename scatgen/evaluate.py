@@ -61,7 +61,7 @@ def load_model(ckpt_path: str | Path, device="cpu", with_data: bool = True):
         return cfg, None, model
     datamodule.prepare_data()
     datamodule.setup("test")
-    if getattr(model, "uses_codes", False):
+    if model.uses_codes:
         datamodule.attach_codes(code_cache(cfg, datamodule, model).load_matching(model.whitening.cpu()))
         model.to(resolve_device(device))
     return cfg, datamodule, model

@@ -43,7 +43,7 @@ def print_config(cfg: DictConfig, out_dir: Path) -> None:
 def encode(cfg: DictConfig, datamodule, model) -> None:
     """Stage 3: ``z = L S_J x`` of both splits, attached to the data module; ``model.whitening``
     leaves fitted (on the training codes, or loaded from the cache built with the same config)."""
-    if not getattr(model, "uses_codes", False):
+    if not model.uses_codes:
         return
     t = time.perf_counter()
     codes = code_cache(cfg, datamodule, model).load_or_build(model.whitening)

@@ -88,7 +88,7 @@ class StopOnDivergence(L.Callback):
             if not math.isfinite(value):
                 lr = [g["lr"] for opt in trainer.optimizers for g in opt.param_groups]
                 keys = " and ".join(f"model.{k}.lr" for k, attr in OPTIMIZER_SETTINGS.items()
-                                    if hasattr(pl_module, attr)) or "the learning rate"
+                                    if getattr(pl_module, attr, None) is not None) or "the learning rate"
                 raise DivergenceError(
                     f"training diverged: {name}={value} at step {trainer.global_step} (epoch {trainer.current_epoch}); "
                     f"the learning rate is the usual cause (lr={', '.join(f'{x:g}' for x in lr)}): lower "

@@ -142,6 +142,30 @@ def test_the_same_inputs_give_the_same_fid_and_kid(trained, tmp_path):
         assert runs[0][key] == runs[1][key], key
 
 
+def test_every_key_a_part_declares_is_registered_or_recorded():
+    from scatgen.studies.metric_registry import is_declarable
+    from scatgen.studies.study import PARTS
+
+    undeclarable = [(name, key) for name, part in PARTS.items() for key in part.writes if not is_declarable(key)]
+    assert not undeclarable
+
+
+def test_a_part_that_writes_an_unregistered_key_is_refused(trained, tmp_path, monkeypatch):
+    """Planted bug: the ``samples`` part writes ``sample/sharpness``, a key no table knows (it would
+    silently miss ``summary.md``): the study stops and names it."""
+    from scatgen.evaluate import load_model
+    from scatgen.studies import study
+    from scatgen.studies.study import Part, StudySettings, run_study
+
+    def planted(ctx):
+        ctx.metrics["sample/sharpness"] = 1.0
+
+    monkeypatch.setitem(study.PARTS, "samples", Part(planted, study.PARTS["samples"].writes))
+    _, datamodule, model = load_model(trained / "checkpoints/last.ckpt")
+    with pytest.raises(RuntimeError, match=r"'samples' wrote \['sample/sharpness'\] without declaring it"):
+        run_study(model, datamodule, tmp_path, StudySettings(parts=("samples",)))
+
+
 def test_the_real_features_are_fitted_once_per_process_for_the_same_images(trained, tmp_path, monkeypatch):
     """A second run on the same images reuses the fitted feature map and the real features (the
     same scores); different training pixels refit.  Planted bug it catches: the shared features

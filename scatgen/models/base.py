@@ -9,6 +9,7 @@ Validation logs ``val/psnr`` and ``val/ssim`` (torchmetrics, images in ``[0, 1]`
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 import lightning as L
 import torch
@@ -19,7 +20,22 @@ from scatgen.models.components.priors import GaussianPrior, LatentPrior
 
 
 class GenerativeModel(L.LightningModule):
+    """The contract the pipeline, the evaluation and the study read: the class attributes below, with
+    their defaults (a model overrides what differs), and the methods under "to implement"."""
+
     generator: torch.nn.Module
+    #: trains on the cached codes ``z = L S_J x``: the pipeline's encoding stage runs for it and the
+    #: data module carries the codes (``pipeline.encode``, ``evaluate.load_model``, ``config.validate``)
+    uses_codes: bool = False
+    #: reconstructs by latent inversion: the study's inversion control applies (``studies.context``,
+    #: ``studies.reconstruction``)
+    reconstructs_by_inversion: bool = False
+    #: images per split the study reconstructs when ``study.eval_limit`` is unset (``None``: all)
+    default_eval_limit: int | None = None
+    #: ``optimizer_factory(parameters)``: the one optimiser of a single-optimiser model (set in ``__init__``)
+    optimizer_factory: Callable | None = None
+    #: ``scheduler_factory(optimizer, T_max=steps)``, or ``None`` for a constant learning rate
+    scheduler_factory: Callable | None = None
 
     def __init__(self):
         super().__init__()

@@ -61,7 +61,6 @@ def r1_penalty(discriminator: Callable, augment: Callable, real: torch.Tensor) -
 
 
 class GAN(GenerativeModel):
-    uses_codes = False
     reconstructs_by_inversion = True  # the study's inversion control applies
     default_eval_limit = 256  # latent inversion is costly: evaluate this many images per split
 

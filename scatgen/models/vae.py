@@ -20,8 +20,6 @@ RECONSTRUCTION = {"l1": lambda a, b: (a - b).abs(), "l2": lambda a, b: (a - b).p
 
 
 class VAE(GenerativeModel):
-    uses_codes = False
-
     def __init__(self, generator: Callable[..., Generator], encoder: Callable[..., ConvEncoder], latent_dim: int,
                  optimizer: Callable, scheduler: Callable | None = None, loss: str = "l1", beta: float = 1.0):
         super().__init__()

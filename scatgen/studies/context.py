@@ -85,7 +85,7 @@ class StudyContext:
         if key not in self._cache:
             limits = [self.settings.eval_limit] + ([self.settings.train_eval_limit] if split == "train" else [])
             limits = [v for v in limits if v is not None]
-            inverts = getattr(self.model, "reconstructs_by_inversion", False)
+            inverts = self.model.reconstructs_by_inversion
             loader = self.datamodule.split_loader(split, min(limits) if limits else None,
                                                   self.settings.inversion_batch if inverts else None)
             self._cache[key] = reconstruction_scores(self.model, loader, f"reconstruct {split}", self.precision,

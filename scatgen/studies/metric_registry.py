@@ -80,6 +80,24 @@ METRICS = [
 ]
 REGISTRY = {m.key: m for m in METRICS}
 
+# Keys a study part writes to metrics.json that no table reports as a metric: per-mode and spectrum lists
+# read by the figures, counts and settings that label the tables, the sampler table's cells, timings
+# (fnmatch patterns). A part's declared key (``scatgen.studies.study.PARTS``) is in REGISTRY or here.
+RECORDED = (
+    "train/ssim", "n_eval/*", "time/*", "n_samples", "n_real_test", "samplers", "sampler/*/*", "classifier/*",
+    "per_mode/forgotten_modes", "per_mode/modes_seen", "per_mode/psnr", "per_mode/ssim",
+    "inversion/test_psnr_median", "inversion/n_own", "inversion/forgotten_modes",
+    "resolution/spectrum_*", "sample/kid_std", "data/*", "modes/min_count", "modes/confidence", "modes/n_samples",
+    "modes/n_good", "modes/histogram*", "interp/step_mean", "crossfade/*", "nn/*/feature_mean",
+)
+
+
+def is_declarable(key: str) -> bool:
+    """Whether a part may declare ``key``: a registered metric, or a recorded key (``RECORDED``)."""
+    from fnmatch import fnmatchcase
+
+    return key in REGISTRY or any(fnmatchcase(key, pattern) for pattern in RECORDED)
+
 
 def section(name: str) -> list[Metric]:
     """The metrics of one report section, in registry order."""

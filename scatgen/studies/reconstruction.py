@@ -84,7 +84,7 @@ def per_mode(ctx: StudyContext) -> None:
 
 def inversion_control(ctx: StudyContext) -> None:
     """Skipped (no metrics) for models that reconstruct with an encoder or cached codes."""
-    if not getattr(ctx.model, "reconstructs_by_inversion", False):
+    if not ctx.model.reconstructs_by_inversion:
         return
     batch = ctx.settings.inversion_batch
     own = ctx.model.sample(len(ctx.reconstruction("test")["psnr"]), ctx.settings.seed + 1, precision=ctx.precision)

@@ -11,7 +11,8 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from scatgen.errors import ConfigError
@@ -24,11 +25,43 @@ from scatgen.viz.numbers import format_value
 
 log = logging.getLogger(__name__)
 
-PARTS: dict[str, Callable[[StudyContext], None]] = {
-    "reconstruction": reconstruction, "per_mode": per_mode, "inversion_control": inversion_control,
-    "resolution": resolution, "interpolation": interpolation,
-    "samples": samples, "distribution": distribution, "modes": modes, "samplers": samplers, "memorisation": memorisation,
+@dataclass(frozen=True)
+class Part:
+    """A study part: what it runs and the ``metrics.json`` keys it writes (fnmatch patterns), each a
+    registered metric or a recorded key (``metric_registry.is_declarable``); ``run_study`` refuses a key
+    a part writes without declaring it, so no metric silently misses the tables."""
+    run: Callable[[StudyContext], None]
+    writes: tuple[str, ...]
+
+
+_SCORES = ("fid", "kid", "kid_std", "precision", "recall", "density", "coverage")
+PARTS: dict[str, Part] = {
+    "reconstruction": Part(reconstruction, ("train/psnr", "train/ssim", "test/psnr", "test/ssim", "gap/psnr", "n_eval/*")),
+    "per_mode": Part(per_mode, ("per_mode/psnr_min", "per_mode/psnr_median", "per_mode/psnr_max", "per_mode/ssim_min",
+                                "per_mode/forgotten", "per_mode/forgotten_modes", "per_mode/modes_seen",
+                                "per_mode/min_images", "per_mode/psnr", "per_mode/ssim")),
+    "inversion_control": Part(inversion_control, ("inversion/own_psnr_median", "inversion/test_psnr_median",
+                                                  "inversion/n_own", "inversion/forgotten", "inversion/forgotten_modes")),
+    "resolution": Part(resolution, ("resolution/high_frequency_ratio", "resolution/psnr_edges", "resolution/psnr_flat",
+                                    "resolution/spectrum_*")),
+    "interpolation": Part(interpolation, ("interp/jump", "interp/path_ratio", "interp/step_mean", "crossfade/*")),
+    "samples": Part(samples, ()),
+    "distribution": Part(distribution, (*(f"sample/{k}" for k in _SCORES), *(f"data/{k}" for k in _SCORES),
+                                        "sample/high_frequency_ratio", "n_samples", "n_real_test")),
+    "modes": Part(modes, ("modes/modes_covered", "modes/modes_predicted", "modes/good_fraction", "modes/real_good_fraction",
+                          "modes/kl", "modes/jsd", "modes/n_samples", "modes/min_count", "modes/confidence",
+                          "classifier/*")),
+    "samplers": Part(samplers, ("sampler/*/*", "samplers", "classifier/*")),
+    "memorisation": Part(memorisation, ("nn/samples/pixel_mean", "nn/test/pixel_mean", "nn/*/feature_mean")),
 }
+
+
+def check_written(name: str, before: set[str], metrics: dict) -> None:
+    """Every key part ``name`` added is one it declares (``Part.writes``)."""
+    undeclared = [k for k in metrics if k not in before and not any(fnmatchcase(k, p) for p in PARTS[name].writes)]
+    if undeclared:
+        raise RuntimeError(f"study part {name!r} wrote {undeclared} without declaring it: add it to PARTS[{name!r}].writes "
+                           "and register it in scatgen/studies/metric_registry.py (METRICS, or RECORDED if no table shows it)")
 TRAINING_PARTS = ("reconstruction", "samples", "interpolation")
 
 
@@ -41,7 +74,7 @@ def run_study(model, datamodule, out_dir: str | Path, settings: StudySettings,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if settings.eval_limit is None:  # the GAN's latent inversion is costly: it sets its own default
-        settings = replace(settings, eval_limit=getattr(model, "default_eval_limit", None))
+        settings = replace(settings, eval_limit=model.default_eval_limit)
     n_modes = getattr(datamodule.source, "n_modes", 0) or None
     axes = datamodule.source.mode_axes() if n_modes else None
     ctx = StudyContext(model.eval(), datamodule, out_dir, settings, precision,
@@ -49,8 +82,9 @@ def run_study(model, datamodule, out_dir: str | Path, settings: StudySettings,
                                 "data/mode_axes": [[name, list(values)] for name, values in axes] if axes else None,
                                 **settings.extra})
     for name in settings.parts:
-        t = time.perf_counter()
-        PARTS[name](ctx)
+        t, before = time.perf_counter(), set(ctx.metrics)
+        PARTS[name].run(ctx)
+        check_written(name, before, ctx.metrics)
         ctx.metrics[f"time/study_{name}_s"] = time.perf_counter() - t
         log.info("study part %s: %.1f s", name, ctx.metrics[f"time/study_{name}_s"])
     ctx.metrics["figures"] = ctx.figures
