@@ -19,12 +19,12 @@ from scatgen.learning_curve import CURVE_KEYS, write_curve
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
-RESUMABLE = ("last.ckpt", "interval.ckpt", "interrupted.ckpt")  # what a resume may start from (newest wins)
+RESUMABLE = ("last.ckpt", "interval.ckpt", "interrupted.ckpt", "gstep*.ckpt")  # a resume starts from the newest
 
 
 def newest_checkpoint(run_dir: Path) -> Path | None:
     """The most recently written of the run's resumable checkpoints, or ``None`` for a new run."""
-    found = [p for p in (run_dir / "checkpoints" / name for name in RESUMABLE) if p.is_file()]
+    found = [p for pattern in RESUMABLE for p in (run_dir / "checkpoints").glob(pattern) if p.is_file()]
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 

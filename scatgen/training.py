@@ -125,6 +125,27 @@ class SaveOnInterrupt(L.Callback):
               f"resume with: python train.py ckpt_path={path}", file=sys.stderr, flush=True)
 
 
+class IntervalCheckpoint(L.Callback):
+    """``checkpoints/interval.ckpt`` every ``minutes`` of training, inside epochs, for every model:
+    Lightning's ``ModelCheckpoint(train_time_interval=...)`` never saves under manual optimisation (the
+    GANs), so a killed GAN run lost everything since its last validation."""
+
+    def __init__(self, minutes: float = 5.0, filename: str = "interval.ckpt", dirname: str = "checkpoints"):
+        if not minutes > 0:
+            raise UserError(f"callbacks.interval_checkpoint.minutes={minutes} must be > 0")
+        self.seconds, self.filename, self.dirname = 60.0 * minutes, filename, dirname
+        self._last = None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module) -> None:
+        self._last = time.monotonic()
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx) -> None:
+        now = time.monotonic()
+        if self._last is not None and now - self._last >= self.seconds:
+            self._last = now
+            trainer.save_checkpoint(Path(trainer.default_root_dir) / self.dirname / self.filename)
+
+
 class GeneratorStepCheckpoint(L.Callback):
     """``checkpoints/gstepNNNNNN.ckpt`` every ``every`` generator steps (``model.generator_steps``,
     which for a GAN is not ``global_step``): the points of a learning curve, kept (never rotated)."""
