@@ -76,7 +76,7 @@ def evaluate_checkpoint(ckpt_path: str | Path | None, out_dir: str | Path, cfg: 
     trained_in = str(trainer_precision(OmegaConf.select(run_cfg, "trainer.precision", default="32-true"),
                                        OmegaConf.select(run_cfg, "trainer.accelerator", default="cpu")))
     extra = {"run_dir": str(run_dir_of(ckpt_path)), "ckpt_path": str(ckpt_path), "seed": run_cfg.get("seed"),
-             "model_name": model_name_of(ckpt_path),
+             "model_name": model_name_of(ckpt_path), "study_role": run_cfg.get("study_role"),
              "epochs": OmegaConf.select(run_cfg, "trainer.max_epochs"), "precision": trained_in}
     # study.cache_dir if given, else the run's own cache (where its mode classifier already is)
     cache_dir = cfg.study.get("cache_dir") or run_cfg.paths.cache_dir

@@ -69,6 +69,9 @@ class TrainSettings:
     seed: Optional[int] = MISSING
     ckpt_path: Optional[str] = MISSING
     optimized_metric: Optional[str] = MISSING
+    # the part this run plays in the study's answer (conf/experiment/study32_*.yaml set it; read by
+    # scatgen.studies.report): inverse_scattering | vae | gan (the main GAN) | reference_gan | None
+    study_role: Optional[str] = None
     data: Any = None
     encoder: Any = None
     whitening: Any = None

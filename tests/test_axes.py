@@ -12,7 +12,8 @@ def _table(tmp_path, edges, forgotten, gaps):
             for model, shift in (("inverse_scattering", 0.0), ("sngan", -5.0)):
                 d = tmp_path / f"{axis}{v}{model}"
                 d.mkdir(parents=True)
-                m = {"model_name": model, "data/n_modes": 48, "resolution/psnr_edges": edges[i] + shift,
+                m = {"model_name": model, "model": "GAN" if model == "sngan" else "InverseScattering",
+                     "study_role": "gan" if model == "sngan" else None, "data/n_modes": 48, "resolution/psnr_edges": edges[i] + shift,
                      "resolution/high_frequency_ratio": 0.5, "per_mode/forgotten": forgotten[i],
                      "modes/modes_covered": 20, "gap/psnr": gaps[i], "test/psnr": 25.0, "epochs": 12}
                 (d / "metrics.json").write_text(json.dumps(m))

@@ -251,7 +251,8 @@ def _fake_runs(gan: dict, scattering: dict) -> dict:
     base = {"per_mode/forgotten": 0, "per_mode/psnr_min": 28.0, "per_mode/psnr_median": 30.0, "test/psnr": 30.0,
             "resolution/high_frequency_ratio": 0.5, "resolution/psnr_edges": 24.0, "resolution/psnr_flat": 45.0,
             "sample/high_frequency_ratio": 0.3, "modes/modes_covered": 30, "sample/precision": 0.1}
-    return {"InverseScattering": [(None, {**base, **scattering})], "GAN": [(None, {**base, **gan})]}
+    return {"InverseScattering": [(None, {**base, "model": "InverseScattering", **scattering})],
+            "GAN": [(None, {**base, "model": "GAN", "study_role": "gan", **gan})]}
 
 
 def test_the_answer_follows_the_numbers():
@@ -301,7 +302,7 @@ def test_claim_1_counts_the_inverse_scattering_seeds_not_the_reference_rows():
 
     runs = _fake_runs(gan={"per_mode/forgotten": 6}, scattering={"per_mode/forgotten": 2})
     runs["InverseScattering"] = runs["InverseScattering"] * 3
-    runs["dcgan"] = runs["GAN"][:1]
+    runs["dcgan"] = [(None, {**runs["GAN"][0][1], "study_role": "reference_gan"})]
     runs["GAN"] = runs["GAN"] * 3
     text = findings(runs)
     assert "2.0 forgotten modes on average over 3 seed(s)" in text
@@ -315,23 +316,28 @@ def test_gan_recipe_search_names_an_unknown_recipe_in_one_line():
 
 def test_the_study_keys_models_by_their_config_name(tmp_path):
     """Two GANs of one class (``sngan`` and ``dcgan``) stay two models side by side, and the answer
-    speaks for the study's main GAN, the SN-GAN.  Planted bug it catches: keying by class name
-    (both merged into "GAN", their seeds averaged together)."""
+    speaks for the GAN whose run config names it the main one (``study_role: gan``), whichever it is.
+    Planted bugs it catches: keying by class name (both merged into "GAN", their seeds averaged
+    together); the main GAN chosen by a table of model names instead of the runs' roles."""
     from scatgen.studies.report import findings, load_evaluations
 
     base = {**_fake_runs({}, {})["GAN"][0][1], "seed": 0}
-    dirs = []
-    for name, cls, precision in (("inverse_scattering", "InverseScattering", 0.1), ("sngan", "GAN", 0.6),
-                                 ("dcgan", "GAN", 0.01)):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "metrics.json").write_text(json.dumps(
-            {**base, "model": cls, "model_name": name, "sample/precision": precision}))
-        dirs.append(tmp_path / name)
-    runs = load_evaluations(dirs[::-1])
-    assert list(runs) == ["inverse_scattering", "sngan", "dcgan"]
-    answer = findings(runs)
-    assert "the GAN (sngan)" in answer and "image quality:* shown" in answer
-    assert "is 0.6 (bar 0.5; real images" in answer and "against 0.1 for inverse scattering" in answer
+    for main, reference in (("sngan", "dcgan"), ("dcgan", "sngan")):
+        dirs = []
+        roles = {"inverse_scattering": None, main: "gan", reference: "reference_gan"}
+        for name, cls, precision in (("inverse_scattering", "InverseScattering", 0.1), ("sngan", "GAN", 0.6),
+                                     ("dcgan", "GAN", 0.01)):
+            (tmp_path / main / name).mkdir(parents=True)
+            (tmp_path / main / name / "metrics.json").write_text(json.dumps(
+                {**base, "model": cls, "model_name": name, "sample/precision": precision, "study_role": roles[name]}))
+            dirs.append(tmp_path / main / name)
+        runs = load_evaluations(dirs[::-1])
+        assert list(runs) == ["inverse_scattering", "sngan", "dcgan"]
+        answer = findings(runs)
+        assert f"the GAN ({main})" in answer
+        if main == "sngan":
+            assert "image quality:* shown" in answer
+            assert "is 0.6 (bar 0.5; real images" in answer and "against 0.1 for inverse scattering" in answer
 
 
 def test_the_gan_probe_reads_vertex_count_and_colour_from_the_mode_index():

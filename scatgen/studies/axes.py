@@ -79,6 +79,11 @@ def models_of(table: dict) -> list[str]:
     return [m for m in MODEL_ORDER if m in found] + sorted(found - set(MODEL_ORDER))
 
 
+def model_runs(table: dict) -> dict[str, dict]:
+    """``{model: the metrics of one of its points}`` (what ``report.role`` reads)."""
+    return {m: row[m] for levels in table.values() for row in levels.values() for m in row}
+
+
 def series(table: dict, axis: str, model: str, key: str) -> tuple[list[int], list[float]]:
     """The values of ``key`` for ``model`` along ``axis`` (points where it was measured)."""
     xs, ys = [], []
@@ -110,7 +115,7 @@ def change(table: dict, axis: str, model: str | None, key: str) -> tuple[float |
 def measured_axis(table: dict, axis: str) -> tuple[str | None, list[int]]:
     """The inverse-scattering model's name and the axis' values, or ``(None, values)`` when the
     axis has fewer than two points or no inverse-scattering model (no verdict can be drawn)."""
-    iss = role({m: None for m in models_of(table)}, "inverse_scattering")
+    iss = role(model_runs(table), "inverse_scattering")
     values = sorted(table.get(axis, {}))
     return (iss if len(values) >= 2 else None), values
 

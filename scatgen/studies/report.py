@@ -17,15 +17,20 @@ from scatgen.studies.study import format_value
 from scatgen.viz import plots
 
 # models by their config name (``model=<name>``; class names for evaluations written before names)
-MODEL_ORDER = ("inverse_scattering", "vae", "sngan", "sngan_diffaugment", "dcgan", "InverseScattering", "VAE", "GAN")
-# the model that stands for each role in the answer: the study's main GAN is the SN-GAN, beside the DCGAN row
-ROLES = {"inverse_scattering": ("inverse_scattering", "InverseScattering"), "vae": ("vae", "VAE"),
-         "gan": ("sngan", "sngan_diffaugment", "GAN", "dcgan")}
+MODEL_ORDER = ("inverse_scattering", "vae", "gan", "sngan", "sngan_diffaugment", "dcgan", "InverseScattering", "VAE", "GAN")
+ROLES = ("inverse_scattering", "vae", "gan", "reference_gan")  # the parts a run may play (its ``study_role``)
+# a run whose config names no role plays the one its class can only play (a GAN's role must be named)
+CLASS_ROLES = {"InverseScattering": "inverse_scattering", "VAE": "vae"}
 
 
-def role(runs, name: str) -> str | None:
-    """The model of ``runs`` that plays ``name`` in the answer (``None``: none was evaluated)."""
-    return next((m for m in ROLES[name] if m in runs), None)
+def role(models: dict[str, dict], name: str) -> str | None:
+    """The model that plays ``name`` in the answer, of ``{model: one of its runs' metrics}``: the run's
+    ``study_role`` (set by the experiment's config, e.g. ``conf/experiment/study32_gan.yaml``), else its
+    class's only role (``None``: no model plays it)."""
+    if name not in ROLES:
+        raise KeyError(f"{name!r} is not a study role; choose from {', '.join(ROLES)}")
+    return next((model for model, m in models.items()
+                 if (m.get("study_role") or CLASS_ROLES.get(m.get("model"))) == name), None)
 # claim 3's "GANs keep image quality" needs the GAN's N(0, Id) samples to reach these in absolute terms (issue 20's
 # bar for a GAN that works; real test images reach 0.99 and 0.91), not only to beat inverse scattering's samples
 QUALITY_BAR = {"modes/good_fraction": 0.8, "sample/precision": 0.5}
@@ -103,7 +108,8 @@ def findings(runs, saturation: tuple[str, str] | None = None) -> str:
     """The answer, one paragraph per claim of the seed (1. a regularised inverse with memory
     storage; 2. memory saturates on complex data; 3. GANs keep quality but forget images), each
     with its verdict (shown, not shown or contradicted) and the numbers of the tables below."""
-    iss, gan, vae = (role(runs, r) for r in ("inverse_scattering", "gan", "vae"))
+    firsts = {model: rs[0][1] for model, rs in runs.items()}
+    iss, gan, vae = (role(firsts, r) for r in ("inverse_scattering", "gan", "vae"))
     if iss is None or gan is None or mean(runs, gan, "per_mode/forgotten") is None:
         return ("**Answer, claim by claim:** not shown: the study needs the inverse-scattering model and the GAN, each evaluated on "
                 "data with labelled modes.")
