@@ -32,8 +32,8 @@ from torch import nn
 from scatgen.scattering.kymatio_compat import morlet_bank_full_resolution
 from scatgen.scattering.transform import scattering_transform
 from scatgen.scattering.shapes import scattering_channels
+from scatgen.synthesis.registry import MomentModels
 
-MODELS = ("gaussian", "scattering", "phase_harmonic")
 SHIFTS = ((1, 0), (0, 1), (1, 1), (1, -1))
 
 
@@ -146,11 +146,13 @@ class PhaseHarmonicMoments(nn.Module):
         return out
 
 
+IMAGE_MODELS = MomentModels("images")
+IMAGE_MODELS.register("gaussian", "gaussian", lambda shape, J, L, backend: PowerSpectrum(shape))
+IMAGE_MODELS.register("scattering", "scattering", lambda shape, J, L, backend: ScatteringMoments(shape, J, L, backend))
+IMAGE_MODELS.register("phase_harmonic", "phase harmonic", lambda shape, J, L, backend: PhaseHarmonicMoments(shape, J, L))
+MODELS = IMAGE_MODELS.names()
+
+
 def moment_model(name: str, shape: tuple[int, int], J: int = 4, L: int = 8, backend: str = "fast") -> nn.Module:
-    if name == "gaussian":
-        return PowerSpectrum(shape)
-    if name == "scattering":
-        return ScatteringMoments(shape, J, L, backend)
-    if name == "phase_harmonic":
-        return PhaseHarmonicMoments(shape, J, L)
-    raise ValueError(f"model={name!r} is unknown; use one of {', '.join(MODELS)}")
+    """The registered image model ``name`` for images of ``shape`` (``IMAGE_MODELS``)."""
+    return IMAGE_MODELS.build(name, shape, J, L, backend)

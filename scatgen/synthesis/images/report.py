@@ -4,8 +4,9 @@ the same white-noise starts, with the same budget of loss+gradient evaluations p
 result scored the same way: held-out statistics no model fits, and every model's statistics
 (cross-evaluation).  One table per texture (mean ± spread over the samples), one picture grid.
 
-The headers, cells and sentences all follow ``models``: a sixth model is one entry in ``LABELS``
-and one branch in ``synthesize_with``.
+The headers, cells and sentences all follow ``models``: a new scatgen model is one
+``IMAGE_MODELS.register`` beside its class (``images/moments.py``); a new anchor is one entry in
+``ANCHOR_LABELS`` and its branch in ``synthesize_with``.
 """
 
 from __future__ import annotations
@@ -24,14 +25,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 from scatgen.storage.artefacts import write_json  # noqa: E402
 from scatgen.synthesis.images import anchors  # noqa: E402
 from scatgen.synthesis.microcanonical import Synthesis, phase_randomized, synthesize  # noqa: E402
-from scatgen.synthesis.images.moments import MODELS, moment_model  # noqa: E402
-from scatgen.synthesis.images.statistics import image_statistics, moment_errors  # noqa: E402
+from scatgen.synthesis.images.moments import IMAGE_MODELS, MODELS, moment_model  # noqa: E402
+from scatgen.synthesis.images.statistics import image_statistics  # noqa: E402
+from scatgen.synthesis.registry import moment_errors  # noqa: E402
 from scatgen.synthesis.images.textures import load_texture  # noqa: E402
 from scatgen.viz import plots  # noqa: E402
 from scatgen.viz.numbers import format_value  # noqa: E402
 
-LABELS = {"gaussian": "gaussian", "scattering": "scattering", "phase_harmonic": "phase harmonic",
-          "portilla_simoncelli": "Portilla-Simoncelli (plenoptic)", "pywph": "phase harmonics (pywph)"}
+# scatgen's registered models, then the anchors (the field's tools, run by scatgen.synthesis.images.anchors)
+ANCHOR_LABELS = {"portilla_simoncelli": "Portilla-Simoncelli (plenoptic)", "pywph": "phase harmonics (pywph)"}
+LABELS = {**IMAGE_MODELS.labels(), **ANCHOR_LABELS}
 EXACT = "phase_randomized"
 HELD_OUT = (("held out: orientation histogram TV", "heldout/orientation_tv"),
             ("held out: gradient magnitude W1", "heldout/gradient_w1"),

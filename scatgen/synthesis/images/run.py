@@ -12,7 +12,8 @@ from scatgen.storage.artefacts import write_json
 from scatgen.viz import plots
 from scatgen.synthesis.microcanonical import phase_randomized, synthesize
 from scatgen.synthesis.images.moments import MODELS, moment_model
-from scatgen.synthesis.images.statistics import image_statistics, moment_errors
+from scatgen.synthesis.images.statistics import image_statistics
+from scatgen.synthesis.registry import mean_metrics, moment_errors
 from scatgen.synthesis.images.textures import load_texture
 from torchvision.utils import save_image
 
@@ -31,10 +32,6 @@ def check_synthesis_config(model: str, size, J, L=8, n_samples=1, iterations=100
 def evaluate(sample: torch.Tensor, target: torch.Tensor, judges: dict) -> dict[str, float]:
     """``sample`` and ``target`` ``(1, 1, H, W)``."""
     return {**image_statistics(sample, target), **moment_errors(judges, sample, target)}
-
-
-def mean_metrics(rows: list[dict]) -> dict[str, float]:
-    return {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
 
 
 def run_synthesis(texture: str, model: str, out_dir: str | Path, size: int = 128, J: int = 4, L: int = 8,

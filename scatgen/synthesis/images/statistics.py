@@ -55,16 +55,3 @@ def image_statistics(x: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
         "heldout/orientation_tv": float(0.5 * (orientation_histogram(x) - orientation_histogram(target)).abs().sum()),
         "heldout/gradient_w1": wasserstein1(gradients(x)[0], gradients(target)[0]),
     }
-
-
-@torch.no_grad()
-def moment_errors(models: dict[str, torch.nn.Module], x: torch.Tensor, target: torch.Tensor,
-                  references: dict[str, dict[str, torch.Tensor]] | None = None) -> dict[str, float]:
-    """Relative error ``||Phi_f(x) - Phi_f(x1)|| / ||Phi_f(x1)||`` of every family of every model
-    (``references``: the models' moments of ``target``, when already computed)."""
-    out = {}
-    for name, model in models.items():
-        phi, ref = model(x), (references[name] if references else model(target))
-        for family in ref:
-            out[f"moments/{name}/{family}"] = float((phi[family] - ref[family]).norm() / ref[family].norm().clamp_min(1e-20))
-    return out

@@ -28,8 +28,8 @@ import torch
 from torch import nn
 
 from scatgen.scattering.kymatio_compat import scattering1d_filters
+from scatgen.synthesis.registry import MomentModels
 
-MODELS_1D = ("gaussian", "scattering", "phase_harmonic")
 
 
 class PowerSpectrum1D(nn.Module):
@@ -174,11 +174,13 @@ class PhaseHarmonic1DMoments(_Wavelets1D):
         return out
 
 
+SOUND_MODELS = MomentModels("sounds")
+SOUND_MODELS.register("gaussian", "gaussian", lambda length, J, Q: PowerSpectrum1D(length))
+SOUND_MODELS.register("scattering", "scattering", lambda length, J, Q: Scattering1DMoments(length, J, Q))
+SOUND_MODELS.register("phase_harmonic", "phase harmonic", lambda length, J, Q: PhaseHarmonic1DMoments(length, J, Q))
+MODELS_1D = SOUND_MODELS.names()
+
+
 def moment_model_1d(name: str, length: int, J: int = 10, Q: int = 8) -> nn.Module:
-    if name == "gaussian":
-        return PowerSpectrum1D(length)
-    if name == "scattering":
-        return Scattering1DMoments(length, J, Q)
-    if name == "phase_harmonic":
-        return PhaseHarmonic1DMoments(length, J, Q)
-    raise ValueError(f"model={name!r} is unknown; use one of {', '.join(MODELS_1D)}")
+    """The registered sound model ``name`` for signals of ``length`` samples (``SOUND_MODELS``)."""
+    return SOUND_MODELS.build(name, length, J, Q)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from scatgen.synthesis.sounds.run import run_audio_synthesis
-from scatgen.synthesis.sounds.moments import MODELS_1D
+from scatgen.synthesis.sounds.moments import MODELS_1D, SOUND_MODELS
 from scatgen.synthesis.sounds.textures import SOUNDS, read_wav
 from scatgen.viz import plots
 
@@ -34,7 +34,7 @@ ROWS = [("moments", "n_moments", "{:d}"), ("final loss", "final_loss", "{:.2g}")
         ("wall time per sample (s)", "seconds_per_sample", "{:.0f}")]
 HELD_OUT = ("heldout/envelope_variance", "heldout/envelope_kurtosis", "heldout/cross_band_correlation",
             "heldout/modulation_spectrum", "heldout/onset_rate", "heldout/bicoherence")
-LABELS = {"gaussian": "gaussian", "scattering": "scattering", "phase_harmonic": "phase harmonic"}
+LABELS = SOUND_MODELS.labels()
 SPECTRUM_GOAL = 0.05  # the Gaussian descent's log-spectrum error against the exact answer
 ALIGNMENT_GOAL = 0.8  # the share of the example's connection correlation a synthesis should reach
 

@@ -12,9 +12,8 @@ from scatgen.storage.artefacts import write_json
 from scatgen.synthesis.sounds.statistics import heldout_errors, log_spectrum_error
 from scatgen.synthesis.microcanonical import phase_randomized, synthesize
 from scatgen.synthesis.sounds.moments import MODELS_1D, moment_model_1d
-from scatgen.synthesis.images.run import mean_metrics
 from scatgen.synthesis.sounds.textures import load_sound, write_wav
-from scatgen.synthesis.images.statistics import moment_errors
+from scatgen.synthesis.registry import mean_metrics, moment_errors
 from scatgen.viz import plots
 
 
