@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install train test test-slow test-all test-gpu bench bench-gpu study study-axes study-gan-long study-gpu clean
+.PHONY: install train test test-slow test-all test-gpu docs bench bench-gpu study study-axes study-gan-long study-gpu clean
 
 install: $(VENV)/.installed
 
@@ -18,6 +18,16 @@ train: install
 
 test: install
 	$(PY) -m pytest -q
+
+# the documentation site into site/ (mkdocs.yml): strict, so a broken link or a page missing from the
+# nav fails; then no page may load a script, style sheet or font from another host (it works offline)
+docs: install $(VENV)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -q
+	@! grep -rlE '<(script|link)[^>]+(src|href)="(https?:)?//' site || (echo "a page loads something from another host"; exit 1)
+
+$(VENV)/.docs-installed: pyproject.toml
+	$(VENV)/bin/pip install --quiet -e '.[docs]'
+	touch $@
 
 test-slow: install
 	$(PY) -m pytest -q -m slow
@@ -71,4 +81,4 @@ study-gpu: install
 
 
 clean:
-	rm -rf $(VENV) logs data/cache
+	rm -rf $(VENV) logs data/cache site
