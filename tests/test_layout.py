@@ -22,7 +22,7 @@ LAYERS = {
     "scatgen.studies": 6, "scatgen.synthesis": 6,
     "scatgen.config": 7, "scatgen.schemas": 7, "scatgen.training": 7, "scatgen.factory": 8, "scatgen.cli": 8, "scatgen.pipeline": 9,
     "scatgen.evaluate": 9,
-    "scatgen.compare": 10, "scatgen.long_run": 10, "scatgen.learning_curve": 10,
+    "scatgen.compare": 10, "scatgen.long_run": 10, "scatgen.learning_curve": 10, "scatgen.toolbox": 10,
 }
 
 
