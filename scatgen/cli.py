@@ -169,10 +169,10 @@ def unknown_choice(error, conf_dir: Path) -> str | None:
     return f"{group}={value}: unknown {noun}; choose one of {', '.join(choices)} (files in {conf_dir / group})"
 
 
-def check_overrides(args: list[str], config_name: str, conf_dir: Path = CONF_DIR) -> None:
+def check_overrides(args: list[str], config_name: str, conf_dir: Path = CONF_DIR) -> DictConfig:
     """Compose the config with the command line's overrides, checked by the schemas
     (``scatgen/schemas.py``): an unknown choice or key, or a value of the wrong type, fails here in
-    one line, before Hydra starts the run."""
+    one line, before Hydra starts the run.  Returns the composed config."""
     from hydra import compose, initialize_config_dir
     from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 
@@ -200,6 +200,7 @@ def check_overrides(args: list[str], config_name: str, conf_dir: Path = CONF_DIR
     check_ranges(cfg)
     if not any(a.startswith(("hydra.run.dir=", "hydra.sweep.dir=")) for a in args):
         check_writable(cfg)
+    return cfg
 
 
 def check_writable(cfg: DictConfig) -> None:
@@ -218,9 +219,45 @@ def check_writable(cfg: DictConfig) -> None:
                           "give paths.root_dir=<a writable directory>") from None
 
 
-def resume_in_place(args: list[str]) -> list[str]:
-    """``ckpt_path=<run>/checkpoints/X.ckpt`` without ``hydra.run.dir``: resume in ``<run>``."""
-    ckpt = next((a.partition("=")[2] for a in args if a.startswith("ckpt_path=")), None)
+# what a resume may not change: the networks and what they are built for (more epochs, another logger are fine)
+ARCHITECTURE = ("model", "encoder", "whitening", "data.image_size", "data.source._target_")
+
+
+def architecture_changes(requested: DictConfig, saved: DictConfig) -> list[str]:
+    """``key: saved -> requested`` for every leaf of ``ARCHITECTURE`` whose resolved value differs."""
+    def leaves(cfg: DictConfig) -> dict:
+        out = {}
+        for key in ARCHITECTURE:
+            node = OmegaConf.select(cfg, key, default=None)
+            if OmegaConf.is_config(node):
+                try:
+                    flat = OmegaConf.to_container(node, resolve=True)
+                except Exception:  # an interpolation only a running Hydra app resolves: compare as written
+                    flat = OmegaConf.to_container(node, resolve=False)
+                out.update({f"{key}.{k}": v for k, v in _flatten(flat).items()})
+            else:
+                out[key] = node
+        return out
+
+    a, b = leaves(saved), leaves(requested)
+    # keys both configs have (a key added to the project since the run keeps its default's behaviour)
+    return [f"{k}: {a[k]!r} in the run, {b[k]!r} asked" for k in sorted(set(a) & set(b)) if a[k] != b[k]]
+
+
+def _flatten(tree, prefix: str = "") -> dict:
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out = {}
+    for k, v in tree.items():
+        out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def resume_in_place(args: list[str], requested: DictConfig | None = None) -> list[str]:
+    """``ckpt_path=<run>/checkpoints/X.ckpt`` without ``hydra.run.dir``: resume in ``<run>``, after checking
+    that the command asks for the run's own networks (``ARCHITECTURE``): a change is one line, before
+    anything of the run is written."""
+    ckpt = next((unquote(a.partition("=")[2]) for a in args if a.startswith("ckpt_path=")), None)
     if not ckpt or ckpt == "null" or any(a.startswith("hydra.run.dir=") for a in args) or "-m" in args \
             or "--multirun" in args:
         return args
@@ -230,8 +267,29 @@ def resume_in_place(args: list[str]) -> list[str]:
     run_dir = Path(ckpt).resolve().parent.parent
     if Path(ckpt).resolve().parent.name != "checkpoints" or not (run_dir / ".hydra").is_dir():
         return args
+    saved = run_dir / ".hydra" / "config.yaml"
+    if requested is not None and saved.is_file():
+        changes = architecture_changes(requested, OmegaConf.load(saved))
+        if changes:
+            raise ConfigError(f"ckpt_path={ckpt} was trained with other settings; {'; '.join(changes[:4])}"
+                              f"{' (and more)' if len(changes) > 4 else ''}: resume with the run's own settings, "
+                              "or start a new run without ckpt_path")
     log.info("resuming in the run's own directory %s", run_dir)
-    return [*args, f"hydra.run.dir={run_dir}"]
+    return [*args, f"hydra.run.dir={hydra_quote(str(run_dir))}"]
+
+
+def unquote(value: str) -> str:
+    """A Hydra override's value as Hydra reads it: ``'a b'`` or ``"a b"`` -> ``a b`` (escaped quotes kept)."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1].replace("\\" + value[0], value[0])
+    return value
+
+
+def hydra_quote(value: str) -> str:
+    """``value`` quoted for Hydra's override parser when it holds characters the parser splits on."""
+    if re.fullmatch(r"[\w./~+@:-]*", value):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 @exit_on_user_error
@@ -239,9 +297,9 @@ def check_command_line(config_name: str = "train", conf_dir: Path = CONF_DIR) ->
     """Everything that can fail on the command line alone, before Hydra composes and starts."""
     args = sys.argv[1:]
     check_precision_override()
-    check_overrides(args, config_name, conf_dir)
+    cfg = check_overrides(args, config_name, conf_dir)
     if config_name == "train":
-        sys.argv[1:] = resume_in_place(args)
+        sys.argv[1:] = resume_in_place(args, cfg)
 
 
 class SweepSummary(Callback):

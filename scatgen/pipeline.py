@@ -19,6 +19,7 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from rich.console import Console
 from rich.syntax import Syntax
 
@@ -31,6 +32,7 @@ from scatgen.errors import UserError
 from scatgen.training import FitTimer, log_images
 
 log = logging.getLogger(__name__)
+PREEMPTED_EXIT = 143  # 128 + SIGTERM, as a shell reports a process the signal ended
 
 
 def print_config(cfg: DictConfig, out_dir: Path) -> None:
@@ -80,7 +82,10 @@ def train(cfg: DictConfig) -> float | None:
     prep_s = time.perf_counter() - t0
     metric = cfg.get("optimized_metric") or "val/psnr"
     try:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        try:
+            trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        except SIGTERMException:  # preempted: SaveOnInterrupt saved the state; a scheduler must not see success
+            raise SystemExit(PREEMPTED_EXIT) from None
         if metric not in trainer.callback_metrics:  # stopped (max_steps) before any validation: validate now
             trainer.validate(model, datamodule=datamodule, verbose=False)
         if trainer.is_global_zero:

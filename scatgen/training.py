@@ -17,6 +17,7 @@ from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter as _CSVWriter
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from scatgen.errors import UserError
 from scatgen.storage.checkpoints import load_sealed, write_checkpoint
@@ -109,20 +110,35 @@ class SealedCheckpointIO(TorchCheckpointIO):
         return load_sealed(path, "ckpt_path", map_location)
 
 
+def resume_command(path: str | Path) -> str:
+    """``python train.py ckpt_path=<path>`` as a line that works when pasted into a shell: a path with
+    spaces is quoted for Hydra inside (``'...'``) and for the shell outside (``"..."``)."""
+    import shlex
+
+    text = str(path)
+    if shlex.quote(text) == text:
+        return f"python train.py ckpt_path={text}"
+    if not set(text) & set("\"$`\\'!"):
+        return f"python train.py \"ckpt_path='{text}'\""
+    return "python train.py " + shlex.quote("ckpt_path='" + text.replace("\\", "\\\\").replace("'", "\\'") + "'")
+
+
 class SaveOnInterrupt(L.Callback):
-    """Ctrl-C (``KeyboardInterrupt``) during training: the state reached is saved as
-    ``checkpoints/interrupted.ckpt``, with one line saying how to resume from it."""
+    """Ctrl-C (``KeyboardInterrupt``) or a scheduler's SIGTERM (Lightning's ``SIGTERMException``)
+    during training: the state reached is saved as ``checkpoints/interrupted.ckpt``, with one line
+    saying how to resume from it (``pipeline.train`` then exits 143 on SIGTERM: not a success)."""
 
     def __init__(self, filename: str = "interrupted.ckpt"):
         self.filename = filename
 
     def on_exception(self, trainer: L.Trainer, pl_module, exception: BaseException) -> None:
-        if not isinstance(exception, KeyboardInterrupt) or not trainer.is_global_zero:
+        if not isinstance(exception, (KeyboardInterrupt, SIGTERMException)) or not trainer.is_global_zero:
             return
         path = Path(trainer.default_root_dir) / "checkpoints" / self.filename
         trainer.save_checkpoint(path)
-        print(f"interrupted at step {trainer.global_step} (epoch {trainer.current_epoch}): the state is saved in {path}; "
-              f"resume with: python train.py ckpt_path={path}", file=sys.stderr, flush=True)
+        what = "stopped by SIGTERM" if isinstance(exception, SIGTERMException) else "interrupted"
+        print(f"{what} at step {trainer.global_step} (epoch {trainer.current_epoch}): the state is saved in {path}; "
+              f"resume with: {resume_command(path)}", file=sys.stderr, flush=True)
 
 
 class IntervalCheckpoint(L.Callback):
