@@ -56,11 +56,30 @@ def check_ranges(cfg: DictConfig) -> None:
         raise ConfigError("trainer.max_epochs=-1 with trainer.max_steps=-1 never stops; give one of them a limit")
 
 
+SMALLEST_TRAIN = 10  # with data.val_size=null: one validation image (a tenth) and 9 to train and whiten on
+
+
+def check_data_size(data: DictConfig) -> None:
+    """A training split too small to validate on (the default ``val_size`` holds out a tenth) or to fit
+    anything is one line naming the smallest that works, before any work."""
+    n_train, val_size = data.get("n_train"), data.get("val_size")
+    if not isinstance(n_train, int) or n_train < 1:
+        return
+    if val_size is None and n_train // 10 < 1:
+        raise ConfigError(f"data.n_train={n_train} leaves no validation image (data.val_size=null holds out a tenth of "
+                          f"the training split); use data.n_train>={SMALLEST_TRAIN}, the smallest that works with the defaults")
+    if val_size is not None and n_train - val_size < 2:
+        raise ConfigError(f"data.n_train={n_train} with data.val_size={val_size} leaves {max(n_train - val_size, 0)} "
+                          f"image(s) to train on; give data.n_train>={val_size + 2} (or data.n_train>={SMALLEST_TRAIN} "
+                          "with data.val_size=null)")
+
+
 def validate(cfg: DictConfig) -> None:
     """Check the combinations that would otherwise fail minutes into a run."""
     check_ranges(cfg)
     data = cfg.data
     size = data.image_size
+    check_data_size(data)
     try:
         if cfg.get("encoder") and model_uses_codes(cfg):
             check_scattering_config(cfg.encoder.J, size, cfg.encoder.L, cfg.encoder.max_order)

@@ -37,12 +37,39 @@ def model_name_of(ckpt_path: str | Path) -> str | None:
     return OmegaConf.select(OmegaConf.load(hydra_file), "hydra.runtime.choices.model", default=None)
 
 
+# A run's config is code: ``_target_`` names what Hydra calls.  A run folder is rebuilt only from these.
+ALLOWED_TARGETS = ("scatgen.", "torch.", "torchvision.", "lightning.", "torchmetrics.", "datetime.timedelta")
+
+
+def foreign_targets(tree, path: str = "") -> list[tuple[str, str]]:
+    """``(key, target)`` of every ``_target_`` in ``tree`` outside ``ALLOWED_TARGETS``."""
+    found = []
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key == "_target_" and not (isinstance(value, str) and value.startswith(ALLOWED_TARGETS)):
+                found.append((where, str(value)))
+            found += foreign_targets(value, where)
+    elif isinstance(tree, list):
+        for i, value in enumerate(tree):
+            found += foreign_targets(value, f"{path}[{i}]")
+    return found
+
+
 def load_run_config(ckpt_path: str | Path) -> DictConfig:
+    """The run's saved config, refused in one line if it names a ``_target_`` outside scatgen's, torch's
+    and Lightning's (a shared run folder could otherwise make ``evaluate.py`` call anything)."""
     config = run_dir_of(ckpt_path) / ".hydra" / "config.yaml"
     if not config.is_file():
         raise UserError(f"no run config at {config}: evaluate.py needs the run directory that train.py wrote "
                         "around the checkpoint (<run>/.hydra/config.yaml beside <run>/checkpoints/)")
-    return OmegaConf.load(config)
+    cfg = OmegaConf.load(config)
+    foreign = foreign_targets(OmegaConf.to_container(cfg, resolve=False))
+    if foreign:
+        key, target = foreign[0]
+        raise UserError(f"{config} names {key}={target!r}: a run is rebuilt only from scatgen's, torch's and Lightning's "
+                        "classes (a run folder's config is code); check where this run folder came from")
+    return cfg
 
 
 def load_model(ckpt_path: str | Path, device="cpu", with_data: bool = True):

@@ -25,7 +25,7 @@ from rich.syntax import Syntax
 
 from scatgen.config import validate
 from scatgen.factory import build, build_trainer, code_cache
-from scatgen.storage.artefacts import write_json
+from scatgen.storage.artefacts import remove_stale_temporaries, write_json
 from scatgen.studies.context import precision_context
 from scatgen.studies.study import TRAINING_PARTS, StudySettings, run_study
 from scatgen.errors import UserError
@@ -59,6 +59,10 @@ def train(cfg: DictConfig) -> float | None:
     validate(cfg)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    stale = remove_stale_temporaries(out_dir / "checkpoints")
+    if stale:
+        log.info("removed %d temporary file(s) a killed save left in %s: %s", len(stale), out_dir / "checkpoints",
+                 ", ".join(p.name for p in stale))
     print_config(cfg, out_dir)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 class DivergenceError(UserError):
-    """Training produced a non-finite loss (or ended without a validation value)."""
+    """Training produced a non-finite loss."""
 
 
 def log_images(trainer: L.Trainer, key: str, path: Path, caption: str = "") -> None:
@@ -90,10 +90,13 @@ class StopOnDivergence(L.Callback):
                 lr = [g["lr"] for opt in trainer.optimizers for g in opt.param_groups]
                 keys = " and ".join(f"model.{k}.lr" for k, attr in OPTIMIZER_SETTINGS.items()
                                     if getattr(pl_module, attr, None) is not None) or "the learning rate"
+                folder = Path(trainer.default_root_dir) / "checkpoints"
+                kept = sorted(p.name for p in folder.glob("*.ckpt")) if folder.is_dir() else []
                 raise DivergenceError(
                     f"training diverged: {name}={value} at step {trainer.global_step} (epoch {trainer.current_epoch}); "
                     f"the learning rate is the usual cause (lr={', '.join(f'{x:g}' for x in lr)}): lower "
-                    f"{keys}; the last finite checkpoint is kept in checkpoints/")
+                    f"{keys}; " + (f"the finite checkpoints are kept in {folder} ({', '.join(kept)})" if kept else
+                                   "no checkpoint had been written yet"))
 
 
 class SealedCheckpointIO(TorchCheckpointIO):

@@ -106,6 +106,26 @@ def test_evaluate_with_a_truncated_checkpoint_fails_before_data_preparation(fini
     assert time.perf_counter() - start < 60
 
 
+def test_a_run_folder_naming_a_foreign_target_is_refused_before_anything_is_built(finished_run, tmp_path):
+    """A shared run folder whose config says ``_target_: builtins.open``: evaluate refuses it in one line
+    before building anything.  Planted bug it catches: the config instantiated as it is (the target runs)."""
+    import shutil
+
+    from omegaconf import OmegaConf
+
+    from scatgen.errors import UserError
+    from scatgen.evaluate import load_model
+
+    run = tmp_path / "shared_run"
+    shutil.copytree(finished_run, run, ignore=shutil.ignore_patterns("data"))
+    (run / ".hydra").mkdir(exist_ok=True)
+    cfg = compose_cfg(tmp_path, ["trainer.max_epochs=1"])
+    cfg.model.generator._target_ = "builtins.open"
+    OmegaConf.save(cfg, run / ".hydra" / "config.yaml")
+    with pytest.raises(UserError, match=r"names model.generator._target_='builtins.open': a run is rebuilt only"):
+        load_model(run / "checkpoints" / "last.ckpt")
+
+
 # 4. Divergence stops the run and keeps the last finite checkpoint --------------------------
 class PoisonAtEpoch(L.Callback):
     """Test helper: makes the generator's weights NaN at the start of an epoch."""
@@ -122,12 +142,41 @@ class PoisonAtEpoch(L.Callback):
 
 def test_divergence_stops_with_one_line_and_keeps_the_last_finite_checkpoint(tmp_path):
     cfg = compose_cfg(tmp_path, ["trainer.max_epochs=3", "+callbacks.poison._target_=test_bad_input_and_resume.PoisonAtEpoch"])
-    with pytest.raises(DivergenceError, match=r"training diverged: .*=nan at step 7 \(epoch 1\).*model.optimizer.lr"):
+    with pytest.raises(DivergenceError, match=r"training diverged: .*=nan at step 7 \(epoch 1\).*model.optimizer.lr.*"
+                                              r"the finite checkpoints are kept in .*checkpoints \(.*last.ckpt"):
         train(cfg)
     out = tmp_path / "run"
     assert not (out / "metrics.json").exists()
     ckpt = torch.load(out / "checkpoints/last.ckpt", weights_only=True)
     assert ckpt["epoch"] == 0 and all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())
+
+
+def test_divergence_before_any_checkpoint_says_none_was_kept(tmp_path):
+    """Planted bug it catches: "the last finite checkpoint is kept" printed when none had been written."""
+    cfg = compose_cfg(tmp_path, ["trainer.max_epochs=2", "+callbacks.poison._target_=test_bad_input_and_resume.PoisonAtEpoch",
+                                 "+callbacks.poison.epoch=0"])
+    with pytest.raises(DivergenceError, match="no checkpoint had been written yet"):
+        train(cfg)
+
+
+def test_stale_temporaries_of_a_killed_save_are_removed_at_the_next_start(tmp_path, caplog):
+    """A ``kill -9`` during a save leaves ``last.ckpt.tmp-<pid>``; the next start in that run removes it and
+    says so (a live process's temporary stays)."""
+    import logging
+    import os
+
+    folder = tmp_path / "run" / "checkpoints"
+    folder.mkdir(parents=True)
+    dead = folder / "last.ckpt.tmp-999999999"
+    live = folder / f"epoch000.ckpt.tmp-{os.getppid()}"  # another process, still alive
+    dead.write_bytes(b"x" * 1000)
+    live.write_bytes(b"x")
+    with caplog.at_level(logging.INFO):
+        train(compose_cfg(tmp_path, ["trainer.max_epochs=1", "data.n_train=64", "data.val_size=8",
+                                     "whitening.n_components=32"]))
+    assert not dead.exists() and live.exists()
+    assert "removed 1 temporary file(s) a killed save left" in caplog.text
+    live.unlink()
 
 
 @pytest.mark.slow  # 10-20 s on an AVX2-only CPU (keeps make test under 10 min there)

@@ -94,6 +94,18 @@ def atomic_write_dir(dest: Path, write: Callable[[Path], None]) -> Path:
     return dest
 
 
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Remove ``*.tmp-<pid>`` files in ``folder`` whose writer is gone (a save killed by ``kill -9``
+    leaves one, several MB for a checkpoint); returns what was removed."""
+    removed = []
+    for stale in Path(folder).glob("*.tmp-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if stale.is_file() and pid.isdigit() and not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
+            removed.append(stale)
+    return removed
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same directory and a rename: the
     final name holds the whole of ``data`` or what it held before, never a part.  A full disk is
