@@ -127,6 +127,26 @@ def nearest_key(cfg: DictConfig, key: str) -> str:
     return f"{key} is not a setting; {hint}{near}"
 
 
+def unparsable_override(args: list[str]) -> str | None:
+    """One line for the first argument Hydra's override grammar rejects (its lexer's own words,
+    ``LexerNoViableAltException`` or ``mismatched input``, name no argument), with how to quote it."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    parser = OverridesParser.create()
+    for arg in args:
+        if "=" not in arg or arg.startswith("-"):
+            continue
+        try:
+            parser.parse_override(arg)
+        except HydraException:  # the grammar's errors (OverrideParseException is one)
+            key, _, value = arg.partition("=")
+            quoted = value.replace("\\", "\\\\").replace("'", "\\'")
+            return (f"cannot parse the argument {arg!r}: Hydra reads ( ) [ ] {{ }} , = ' \" in a value as syntax; "
+                    f"quote the value for Hydra and the whole argument for the shell, e.g. \"{key}='{quoted}'\"")
+    return None
+
+
 def _plain_overrides(args: list[str]) -> list[str]:
     """The ``key=value`` overrides that compose on their own (no sweeps, no Hydra settings)."""
     out = []
@@ -176,6 +196,9 @@ def check_overrides(args: list[str], config_name: str, conf_dir: Path = CONF_DIR
     from hydra import compose, initialize_config_dir
     from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 
+    unparsable = unparsable_override(args)
+    if unparsable:
+        raise ConfigError(unparsable)
     overrides = _plain_overrides(args)
     try:
         with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):

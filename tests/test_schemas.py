@@ -96,3 +96,16 @@ def test_import_scatgen_is_enough_to_compose_the_configs_from_python():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["Scattering", "2048"]
+
+
+@pytest.mark.parametrize("arg", ["data.root=/x/'y", "data.root=a=b(", "model.optimizer.lr=1e-3)"])
+def test_an_argument_hydra_cannot_parse_is_one_line_with_its_quoting(tmp_path, arg):
+    """Planted bug it catches: Hydra's lexer text passed on (``LexerNoViableAltException: ...``,
+    ``mismatched input '=' expecting <EOF>``), which names no argument and no fix."""
+    with pytest.raises(ConfigError) as err:
+        check_overrides([f"paths.root_dir={tmp_path}", arg], "train")
+    line = str(err.value)
+    assert line.startswith(f"cannot parse the argument {arg!r}") and "quote the value" in line
+    suggested = line.rsplit("e.g. ", 1)[1][1:-1]  # as the shell passes the quoted argument
+    if not arg.startswith("model."):  # a path may be any string: the suggested quoting then composes
+        check_overrides([f"paths.root_dir={tmp_path}", suggested.replace("\\'", "\\'")], "train")
