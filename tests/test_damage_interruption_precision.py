@@ -4,6 +4,7 @@ with the defaults.  Each test names the bug it was seen to fail on (planted once
 
 import hashlib
 import json
+import re
 import signal
 import struct
 import subprocess
@@ -42,6 +43,20 @@ def small_disk(tmp_path):
         pytest.skip("cannot mount a tmpfs here (needs root)")
     yield mount
     subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_a_full_disk_while_building_a_cache_names_the_cache_file(small_disk):
+    """Planted bug it catches: the cache writer's ``OSError`` passed up bare, so the one-line error named
+    the run directory and its free space, not the cache that filled the disk."""
+    from scatgen.errors import DiskFull
+    from scatgen.storage.arrays import NpyWriter
+
+    path = small_disk / "codes-abc" / "train.npy"
+    path.parent.mkdir()
+    with pytest.raises(DiskFull, match=re.escape(f"no space left on the device writing {path} (")):
+        with NpyWriter(path, (64, 256, 256), np.float32) as writer:
+            for _ in range(64):
+                writer.write(np.ones((1, 256, 256), np.float32))
 
 
 @pytest.mark.slow  # subprocess runs: in make test-slow, for make test's 10-minute budget
@@ -126,6 +141,7 @@ def _wav(path, data, rate=16000):
     ("short", r"is 10 ms long \(160 samples at 16000 Hz\): J=10 needs at least 4096 samples"),
     ("no_fmt", r"cannot be read as a WAV file \(UnboundLocalError.*give a PCM .* WAV with fmt and data chunks"),
     ("silent", r"is silent"),
+    ("one_hertz", r"declares a sample rate of 1 Hz, outside 1000-384000 Hz: .* stretch it 1.6e\+04x"),
 ])
 def test_hostile_sounds_are_refused_before_any_work(tmp_path, kind, match):
     """Planted bugs they catch: no finite-sample check (NaN WAV: exit 0, 'loss nan -> nan',
@@ -142,6 +158,8 @@ def test_hostile_sounds_are_refused_before_any_work(tmp_path, kind, match):
         _wav(path, (rng.normal(size=160) * 3000).astype(np.int16))
     elif kind == "silent":
         _wav(path, np.zeros(48000, np.int16))
+    elif kind == "one_hertz":  # a header whose rate is wrong: resampled 16,000x without the check
+        _wav(path, (rng.normal(size=48000) * 3000).astype(np.int16), rate=1)
     else:  # a RIFF/WAVE header and a LIST chunk, but no fmt (and no data) chunk
         payload = b"WAVE" + b"LIST" + struct.pack("<I", 4) + b"INFO"
         path.write_bytes(b"RIFF" + struct.pack("<I", len(payload)) + payload)
@@ -149,6 +167,35 @@ def test_hostile_sounds_are_refused_before_any_work(tmp_path, kind, match):
     with pytest.raises(UserError, match=match):
         run_audio_synthesis(str(path), "gaussian", out, iterations=2)
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_an_absurd_duration_is_refused_and_a_short_wav_records_what_was_used(tmp_path):
+    """Planted bugs: ``duration=1e9`` silently capped by the WAV's length while ``metrics.json`` recorded
+    1e9; no upper bound on ``duration``."""
+    with pytest.raises(UserError, match=r"duration=1e\+09 s is longer than a synthesis here takes"):
+        run_audio_synthesis("rain", "gaussian", tmp_path / "huge", duration=1e9, iterations=1)
+    path = _wav(tmp_path / "half.wav", (np.random.default_rng(0).normal(size=8000) * 3000).astype(np.int16))
+    metrics = run_audio_synthesis(str(path), "gaussian", tmp_path / "out", duration=3.0, J=6, iterations=1)
+    assert metrics["duration"] == 0.5 and metrics["duration_requested"] == 3.0
+
+
+@pytest.mark.parametrize("kind", ["transparent", "one_pixel"])
+def test_hostile_textures_are_refused(tmp_path, kind):
+    """Planted bugs: a fully transparent RGBA image synthesised as zeros and reported a perfect fit; a
+    1-pixel image answered with the advice ``size<=1``."""
+    from PIL import Image
+
+    from scatgen.synthesis.images.textures import load_texture
+
+    path = tmp_path / f"{kind}.png"
+    if kind == "transparent":
+        Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(path)
+        match = r"is constant .* there is no texture to synthesise"
+    else:
+        Image.new("L", (1, 1), 128).save(path)
+        match = r"is 1x1, smaller than size=64: .* \(at least 16x16\)"
+    with pytest.raises(UserError, match=match):
+        load_texture(str(path), 64)
 
 
 @pytest.mark.slow  # 10-20 s on an AVX2-only CPU (keeps make test under 10 min there)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from scatgen.errors import NO_SPACE, disk_full
+
 
 def save_npy(directory: Path, name: str, array: np.ndarray) -> None:
     np.save(Path(directory) / f"{name}.npy", np.ascontiguousarray(array))
@@ -51,7 +53,13 @@ class NpyWriter:
             raise ValueError(f"{self.path}: row {bad} holds NaN or infinity")
         if rows.shape[1:] != self.shape[1:] or self.rows + len(rows) > self.shape[0]:
             raise ValueError(f"{self.path}: rows of shape {rows.shape} do not fit {self.shape} after {self.rows} rows")
-        self._file.write(rows.tobytes())
+        data = rows.tobytes()
+        try:
+            self._file.write(data)
+        except OSError as err:  # a full disk names this file (the cache being built), not the run directory
+            if err.errno in NO_SPACE:
+                raise disk_full(self.path, len(data)) from None
+            raise
         self.rows += len(rows)
 
     def close(self) -> None:
@@ -61,9 +69,15 @@ class NpyWriter:
                 raise ValueError(f"{self.path}: {self.rows} rows written of {self.shape[0]}")
             self._file.seek(0)
             self._file.write(self._header(self.rows))
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as err:
+            if err.errno in NO_SPACE:
+                raise disk_full(self.path) from None
+            raise
+        finally:
+            self._file.close()
 
     def __enter__(self):
         return self
@@ -72,7 +86,10 @@ class NpyWriter:
         if exc[0] is None:
             self.close()
         else:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError:  # the buffered rest cannot be written either (a full disk): the first error stands
+                pass
 
 
 def _read_header(f) -> tuple[tuple, np.dtype]:

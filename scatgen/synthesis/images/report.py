@@ -130,7 +130,7 @@ def figure(texture: str, target: torch.Tensor, runs: Path, models: list[str], ou
             ax.imshow(image.cpu().clamp(0, 1).numpy(), cmap="gray", vmin=0, vmax=1)
             ax.set_title(f"{title}" + (f" #{i}" if title != "example" else ""), fontsize=8)
             ax.axis("off")
-    fig.suptitle(texture, fontsize=10)
+    fig.suptitle(Path(texture).name, fontsize=10)  # a path's file name, not the whole path
     fig.tight_layout()
     return plots.save_figure(fig, out)
 
@@ -229,7 +229,8 @@ def synthesis_report(textures: list[str], out_dir: Path, runs_dir: Path, setting
         results[texture] = {m: run_model(texture, m, target, settings, judges, references, runs / m) for m in models}
         results[texture][EXACT] = run_exact(target, settings, judges, references, runs / EXACT)
         fig = figure(texture, target, runs, models, out_dir / f"synthesis_{Path(texture).stem}.png")
-        sections += [f"## {texture}", "", f"![{texture}]({fig.name})", ""] + table(results[texture], models, list(judges)) + [""]
+        title = Path(texture).name
+        sections += [f"## {title}", "", f"![{title}]({fig.name})", ""] + table(results[texture], models, list(judges)) + [""]
     head = ["# Texture synthesis from one example: scatgen and its anchors side by side", "",
             f"Settings: {asdict(settings)}. Every model starts from the same white noise (seeds "
             f"{settings.seed}..{settings.seed + settings.n_samples - 1}, the example's mean and standard deviation) and gets "

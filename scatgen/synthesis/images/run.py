@@ -61,6 +61,6 @@ def run_synthesis(texture: str, model: str, out_dir: str | Path, size: int = 128
     save_image(result.images.clamp(0, 1), out_dir / "samples.png", nrow=n_samples, padding=2, pad_value=1)
     torch.save(result.images.cpu(), out_dir / "samples.pt")
     plots.curves({f"sample {i}": c for i, c in enumerate(result.losses)}, out_dir / "loss.png",
-                 "loss evaluation (L-BFGS with line search)", "moment loss", f"{model} moments, {texture} {size}px", log_y=True)
+                 "loss evaluation (L-BFGS with line search)", "moment loss", f"{model} moments, {Path(texture).name} {size}px", log_y=True)
     write_json(out_dir / "metrics.json", metrics)
     return metrics

@@ -42,12 +42,20 @@ def grey_float(image: Image.Image) -> Image.Image:
     return Image.fromarray(values.astype(np.float32), mode="F")
 
 
+MIN_SIZE = 16  # the smallest example worth synthesising from (J = 2 scales with room for their filters)
+
+
 def _square(image: Image.Image, size: int, crop: int | None = None, name: str = "") -> np.ndarray:
     side = min(image.size[0], image.size[1], crop or min(image.size))
     if side < size:
+        smaller = f"or size<={side}" if side >= MIN_SIZE else f"(at least {MIN_SIZE}x{MIN_SIZE})"
         raise UserError(f"texture={name or 'image'!r} is {image.size[0]}x{image.size[1]}, smaller than size={size}: "
-                        f"upscaling would invent its fine scales; use a larger example or size<={side}")
-    return np.asarray(center_square(grey_float(image), size, crop), dtype=np.float64).clip(0, 1)
+                        f"upscaling would invent its fine scales; use a larger example {smaller}")
+    x = np.asarray(center_square(grey_float(image), size, crop), dtype=np.float64).clip(0, 1)
+    if not x.max() - x.min() > 1e-6:
+        raise UserError(f"texture={name or 'image'!r} is constant (every pixel {x.flat[0]:.3g} after conversion to grey; "
+                        "a fully transparent image reads so): there is no texture to synthesise; give a textured image")
+    return x
 
 
 def bundled(name: str, size: int) -> np.ndarray:

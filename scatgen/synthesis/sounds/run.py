@@ -17,11 +17,17 @@ from scatgen.synthesis.registry import mean_metrics, moment_errors
 from scatgen.viz import plots
 
 
+MAX_DURATION = 600.0  # seconds: ten minutes of sound at 16 kHz is already 9.6 M samples per evaluation
+
+
 def check_audio_config(model: str, duration, sample_rate, J, Q, n_samples, iterations, restarts) -> None:
     if model not in MODELS_1D:
         raise ConfigError(f"model={model!r} is unknown; use one of {', '.join(MODELS_1D)}")
     if isinstance(duration, bool) or not isinstance(duration, (int, float)) or duration <= 0:
         raise ConfigError(f"duration={duration!r} must be a positive number of seconds")
+    if duration > MAX_DURATION:
+        raise ConfigError(f"duration={duration:g} s is longer than a synthesis here takes (at most {MAX_DURATION:g} s: "
+                          "each moment evaluation runs over the whole signal); give e.g. duration=3")
     check_integers(("sample_rate", sample_rate, 1000), ("J", J, 1), ("Q", Q, 1), ("n_samples", n_samples, 1),
                    ("iterations", iterations, 0), ("restarts", restarts, 1))
     if 2**J > duration * sample_rate / 4:
@@ -57,7 +63,9 @@ def run_audio_synthesis(texture: str, model: str, out_dir: str | Path, duration:
     result = synthesize(moments, example, n_samples, iterations, restarts, seed)
     judges = {name: moment_model_1d(name, n, J, Q).to(device) for name in MODELS_1D}
     rows = [evaluate(x[None], example, judges, sample_rate) for x in result.images]
-    metrics = {"texture": texture, "model": model, "duration": duration, "sample_rate": sample_rate, "J": J, "Q": Q,
+    # the duration used: a WAV shorter than `duration` gives what it holds
+    metrics = {"texture": texture, "model": model, "duration": n / sample_rate, "duration_requested": duration,
+               "sample_rate": sample_rate, "J": J, "Q": Q,
                "n_moments": moments.count, "n_samples": n_samples, "iterations": iterations, "restarts": restarts,
                "seconds": result.seconds, "seconds_per_sample": result.seconds / n_samples,
                "evaluations": sum(len(c) for c in result.losses),
@@ -76,8 +84,8 @@ def run_audio_synthesis(texture: str, model: str, out_dir: str | Path, duration:
     for i, x in enumerate(result.images):
         write_wav(out_dir / f"sample_{i}.wav", x, sample_rate)
         signals[f"{model} sample {i}"] = x
-    plots.spectrograms(signals, sample_rate, out_dir / "spectrograms.png", f"{texture}: example and {model} synthesis")
+    plots.spectrograms(signals, sample_rate, out_dir / "spectrograms.png", f"{Path(texture).name}: example and {model} synthesis")
     plots.curves({f"sample {i}": c for i, c in enumerate(result.losses)}, out_dir / "loss.png",
-                 "loss evaluation (L-BFGS with line search)", "moment loss", f"{model} moments, {texture}", log_y=True)
+                 "loss evaluation (L-BFGS with line search)", "moment loss", f"{model} moments, {Path(texture).name}", log_y=True)
     write_json(out_dir / "metrics.json", metrics)
     return metrics

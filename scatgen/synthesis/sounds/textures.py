@@ -132,6 +132,9 @@ def make_sound(name: str, duration: float = 3.0, rate: int = 16000, seed: int = 
     return _normalise(MAKERS[name](int(round(duration * rate)), rate, np.random.default_rng(seed)))
 
 
+MIN_RATE, MAX_RATE = 1000, 384000  # sample rates a real recording has (telephone speech to studio masters)
+
+
 def read_wav(path: str | Path, rate: int, duration: float | None = None) -> torch.Tensor:
     """Any WAV file as mono float at ``rate`` (first ``duration`` seconds), ``(1, 1, T)``."""
     from scipy.io import wavfile
@@ -161,6 +164,10 @@ def read_wav(path: str | Path, rate: int, duration: float | None = None) -> torc
                         "give a WAV of finite samples")
     if not np.abs(data - data.mean()).max() > 0:
         raise UserError(f"texture={str(path)!r} is silent (every sample equal): there is no texture to synthesise")
+    if not MIN_RATE <= file_rate <= MAX_RATE:
+        raise UserError(f"texture={str(path)!r} declares a sample rate of {file_rate} Hz, outside {MIN_RATE}-{MAX_RATE} Hz: "
+                        f"its header is likely wrong (resampling it to {rate} Hz would stretch it {rate / max(file_rate, 1):.3g}x); "
+                        "fix the file's rate")
     if file_rate != rate:
         ratio = Fraction(rate, file_rate).limit_denominator(1000)
         data = resample_poly(data, ratio.numerator, ratio.denominator)
