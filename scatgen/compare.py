@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from scatgen.errors import UserError
 from scatgen.evaluate import evaluate_checkpoint
 from scatgen.storage.artefacts import config_hash
-from scatgen.studies.axes import axis_points, axis_table, claim2, load_axes_table, write_axes_report
+from scatgen.studies.axes import axis_points, axis_table, claim1, claim2, load_axes_table, write_axes_report
 from scatgen.studies.report import write_report
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,14 @@ def evaluate_runs(runs: list[Path], cfg: DictConfig) -> list[Path]:
     return eval_dirs
 
 
+def long_gan_point(curve: Path) -> dict | None:
+    """The last record of the GAN's learning curve (``make study-gan-long``'s ``curve.json``), or ``None``."""
+    import json
+
+    records = json.loads(curve.read_text()) if curve.is_file() else []
+    return records[-1] if records else None
+
+
 def compare(cfg: DictConfig) -> Path:
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -149,7 +157,8 @@ def compare(cfg: DictConfig) -> Path:
     if cfg.axes_report and axes is None:
         log.info("no axes report at %s yet (make study-axes): the saturation half of claim 2 stays unmeasured",
                  cfg.axes_report)
-    path = write_report(eval_dirs, out_dir, header, claim2(axes) if axes else None)
+    path = write_report(eval_dirs, out_dir, header, claim2(axes) if axes else None, claim1(axes) if axes else None,
+                        long_gan_point(ROOT / cfg.long_gan_curve) if cfg.get("long_gan_curve") else None)
     log.info("report -> %s", path)
     return path
 

@@ -16,6 +16,8 @@ from omegaconf import DictConfig
 
 from scatgen.errors import UserError
 from scatgen.learning_curve import CURVE_KEYS, write_curve
+from scatgen.studies.axes import claim1, claim2, load_axes_table
+from scatgen.studies.report import refresh_answer
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,6 +63,11 @@ def gan_long(cfg: DictConfig) -> list[dict]:
     reference = reference_values(ROOT / cfg.reference_metrics, cfg.reference_model)
     records = write_curve(run_dir, cfg, Path(cfg.out_dir), reference, f"{cfg.reference_model} ({cfg.reference_label})",
                           tuple(cfg.grid_steps))
+    if cfg.get("study_report") and (ROOT / cfg.study_report / "report.md").is_file() and records:
+        axes = load_axes_table(ROOT / cfg.axes_report) if cfg.get("axes_report") else None
+        path = refresh_answer(ROOT / cfg.study_report, claim2(axes) if axes else None, claim1(axes) if axes else None,
+                              records[-1])
+        log.info("the study report's answer now judges claim 3's image quality on this run -> %s", path)
     log.info("curve of %d checkpoints -> %s (%.1f min in all, this call)", len(records), cfg.out_dir,
              (time.perf_counter() - t0) / 60)
     return records

@@ -38,7 +38,7 @@ def test_axes_verdicts_follow_the_numbers(tmp_path):
     one_level = {"complexity": {1: saturates["complexity"][1]}}  # one point: no verdict can be drawn
     assert claim2(one_level)[0] == "not shown" and claim1(one_level)[0] == "not shown"
     report = write_axes_report(saturates, tmp_path / "out").read_text()
-    assert "memory storage: shown" in report and "structures): shown" in report
+    assert "[the study report](../study/report.md)" in report and "memory storage: shown" not in report
     assert (tmp_path / "out" / "axis_complexity.png").stat().st_size > 0 and (tmp_path / "out" / "axis_size.png").exists()
 
 

@@ -207,7 +207,8 @@ def test_the_summary_and_the_report_follow_the_metric_registry():
     """A metric registered once (key, label, direction) is a row of ``summary.md`` and of the
     report's table, with the data source's mode count and the run's mode settings in its labels.  Planted
     bugs it catches: the summary's own list of rows (a new metric missing); "of 48" written into a label
-    (12 modes); "0.9" written into the confidence label (the run used 0.8)."""
+    (12 modes); "0.9" written into the confidence label (the run used 0.8); the sample count left out (a
+    table of 1,024 samples and one of 10,000 both said "modes covered")."""
     from pathlib import Path
 
     from scatgen.studies import metric_registry as registry
@@ -215,7 +216,8 @@ def test_the_summary_and_the_report_follow_the_metric_registry():
     from scatgen.studies.study import summary_markdown
 
     m = {"model": "X", "test/psnr": 21.234, "data/n_modes": 12, "modes/modes_covered": 7, "new/score": 0.01234,
-         "modes/min_count": 5, "modes/confidence": 0.8, "modes/good_fraction": 0.25, "figures": []}
+         "modes/min_count": 5, "modes/confidence": 0.8, "modes/good_fraction": 0.25, "modes/n_samples": 2000,
+         "figures": []}
     registry.METRICS.append(registry.Metric("new/score", "a new score", "lower"))
     try:
         summary = summary_markdown(m)
@@ -223,8 +225,8 @@ def test_the_summary_and_the_report_follow_the_metric_registry():
     finally:
         registry.METRICS.pop()
     assert "| test PSNR (dB) ↑ | 21.2 |" in summary
-    assert "| modes of 12 covered (>= 5 confident samples) ↑ | 7 |" in summary
-    assert "| confident samples (conf >= 0.8) ↑ | 0.25 |" in summary
+    assert "| modes of 12 covered (>= 5 confident of 2000 samples) ↑ | 7 |" in summary
+    assert "| confident samples (conf >= 0.8) of 2000 ↑ | 0.25 |" in summary
     assert "| a new score ↓ | 0.0123 |" in summary
     assert "| a new score ↓ | 0.0123 | 0.5 | - |" in table
 

@@ -189,14 +189,16 @@ def load_axes_table(path: Path) -> dict | None:
 
 
 def write_axes_report(table: dict, out_dir: Path, header: list[str] | None = None) -> Path:
-    """``report.md`` (the answer to claims 1 and 2, a table per axis), a PNG per axis, ``axes.json``."""
+    """``report.md`` (what the axes measure for claims 1 and 2, a table per axis), a PNG per axis, ``axes.json``;
+    the verdicts are the study report's (``report.findings``), which reads these measurements."""
     out_dir.mkdir(parents=True, exist_ok=True)
     models = models_of(table)
-    (v2, t2), (v1, t1) = claim2(table), claim1(table)
+    (_, t2), (_, t1) = claim2(table), claim1(table)
     lines = ["# Study axes: data complexity and data size", "",
-             "**Answer, claim by claim** (each verdict drawn from the tables below).", "",
-             f"**1. The inverse-scattering generator is a regularised inverse with memory storage: {v1}.** {t1}", "",
-             f"**2. Memory saturates on complex data (loss of resolution or of structures): {v2}.** {t2}", ""]
+             "What the two axes measure for claims 1 and 2. The one verdict per claim, drawn from these tables, the "
+             "equal-budget study and the GAN's long run, is in [the study report](../study/report.md).", "",
+             f"**Claim 1, memory storage (the size axis).** {t1}", "",
+             f"**Claim 2, saturation (the complexity axis).** {t2}", ""]
     lines += header or []
     for axis in ("complexity", "size"):
         if axis not in table:

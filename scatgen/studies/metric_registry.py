@@ -5,8 +5,8 @@ their rows from here; a part writes ``ctx.metrics[key]``.  A new metric is its f
 study part) plus one ``Metric`` line below.
 
 Labels may name ``{n_modes}`` (the data source's mode count, ``data/n_modes`` in ``metrics.json``),
-``{min_count}`` and ``{confidence}`` (the mode measures' settings, ``modes/min_count`` and
-``modes/confidence``), so a label states the values its run used."""
+``{min_count}``, ``{confidence}`` and ``{mode_samples}`` (the mode measures' settings and sample count,
+``modes/min_count``, ``modes/confidence``, ``modes/n_samples``), so a label states the values its run used."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ class Metric:
         """The label, with the data's mode count, the mode settings and an arrow for the better direction."""
         metrics = metrics or {}
         given = {"n_modes": metrics.get("data/n_modes"), "min_count": metrics.get("modes/min_count"),
-                 "confidence": metrics.get("modes/confidence")}
-        fallback = {"n_modes": "the", "min_count": "k", "confidence": "c"}
+                 "confidence": metrics.get("modes/confidence"), "mode_samples": metrics.get("modes/n_samples")}
+        fallback = {"n_modes": "the", "min_count": "k", "confidence": "c", "mode_samples": "N"}
         label = self.label.format(**{k: fallback[k] if v is None else format_value(v) for k, v in given.items()})
         return label + {"higher": " ↑", "lower": " ↓"}.get(self.better or "", "")
 
@@ -67,10 +67,11 @@ METRICS = [
     _sample("sample/coverage", "coverage (k=5)", "higher"),
     Metric("inversion/own_psnr_median", "own samples' inversion PSNR, median (dB)", "higher"),
     Metric("inversion/forgotten", "forgotten modes of {n_modes} (test PSNR < own samples' - 3 dB)", "lower"),
-    Metric("modes/good_fraction", "confident samples (conf >= {confidence})", "higher", reference="modes/real_good_fraction"),
+    Metric("modes/good_fraction", "confident samples (conf >= {confidence}) of {mode_samples}", "higher",
+           reference="modes/real_good_fraction"),
     Metric("modes/real_good_fraction", "confident real test images (conf >= {confidence})"),
-    Metric("modes/modes_covered", "modes of {n_modes} covered (>= {min_count} confident samples)", "higher"),
-    Metric("modes/modes_predicted", "modes of {n_modes} predicted (>= {min_count} samples)", "higher"),
+    Metric("modes/modes_covered", "modes of {n_modes} covered (>= {min_count} confident of {mode_samples} samples)", "higher"),
+    Metric("modes/modes_predicted", "modes of {n_modes} predicted (>= {min_count} of {mode_samples} samples)", "higher"),
     Metric("modes/kl", "mode KL(confident ‖ real) (nats)", "lower"),
     Metric("modes/jsd", "mode JSD (bits)", "lower"),
     Metric("interp/jump", "interp. jump (max/mean step)", "lower"),

@@ -98,7 +98,9 @@ def summary_markdown(m: dict) -> str:
             ref = m.get(metric.reference) if metric.reference else None
             lines.append(f"| {metric.heading(m)} | {metric.cell(m)} | {format_value(ref)} |")
     if m.get("samplers"):
-        lines += ["", "| sampler | confident | modes covered | precision | recall | density | coverage | FID |",
+        n = m.get("n_samples", "N")
+        lines += ["", f"| sampler | confident (of {n}) | modes covered (of {n} samples) | precision | recall | density | "
+                  "coverage | FID |",
                   "|---|---|---|---|---|---|---|---|"]
         for name in m["samplers"]:
             lines.append(f"| {name} | " + " | ".join(format_value(m.get(f"sampler/{name}/{k}")) for k in (
