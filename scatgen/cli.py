@@ -315,10 +315,36 @@ def hydra_quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+# the config groups a user picks from (conf/<group>/<choice>.yaml); schema/, shared/ and synthesize/ are internal
+USER_GROUPS = ("data", "encoder", "whitening", "model", "trainer", "logger", "callbacks", "experiment", "hparams_search",
+               "study", "paths")
+
+
+def print_help(config_name: str, conf_dir: Path = CONF_DIR) -> None:
+    """``--help``: the groups a user picks from and their choices (Hydra's own help also lists the internal
+    ``schema`` and ``shared`` groups), then the composed config."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
+        cfg = compose(config_name)
+    groups = [g for g in USER_GROUPS if g in cfg or g in ("experiment", "hparams_search") and config_name == "train"]
+    print(f"python {'train.py' if config_name == 'train' else f'scripts/{config_name}.py'} [group=choice ...] [key=value ...]\n")
+    print("== Configuration groups ==")
+    for group in groups:
+        choices = sorted(p.stem for p in (conf_dir / group).glob("*.yaml"))
+        if choices:
+            print(f"{group}: {', '.join(choices)}")
+    print("\n== Config (override anything: key=value; Hydra's own options: --hydra-help) ==")
+    print(OmegaConf.to_yaml(cfg))
+
+
 @exit_on_user_error
 def check_command_line(config_name: str = "train", conf_dir: Path = CONF_DIR) -> None:
     """Everything that can fail on the command line alone, before Hydra composes and starts."""
     args = sys.argv[1:]
+    if "--help" in args or "-h" in args:
+        print_help(config_name, conf_dir)
+        sys.exit(0)
     check_precision_override()
     cfg = check_overrides(args, config_name, conf_dir)
     if config_name == "train":

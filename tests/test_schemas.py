@@ -109,3 +109,15 @@ def test_an_argument_hydra_cannot_parse_is_one_line_with_its_quoting(tmp_path, a
     suggested = line.rsplit("e.g. ", 1)[1][1:-1]  # as the shell passes the quoted argument
     if not arg.startswith("model."):  # a path may be any string: the suggested quoting then composes
         check_overrides([f"paths.root_dir={tmp_path}", suggested.replace("\\'", "\\'")], "train")
+
+
+def test_help_lists_the_users_groups_not_the_internal_ones():
+    """Planted bug it catches: Hydra's own help, which lists ``schema: adam, conv_encoder, ...`` and
+    ``shared`` among the choices a user picks from."""
+    from conftest import run_script
+
+    proc = run_script(["train.py", "--help"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert "model: dcgan, gan, inverse_scattering, sngan, sngan_diffaugment, vae" in lines
+    assert not any(line.startswith(("schema:", "shared", "synthesize:")) for line in lines)

@@ -15,8 +15,7 @@ from scatgen.metrics.reconstruction import reconstruction_scores
 from scatgen.factory import build, build_trainer
 from scatgen.pipeline import encode, train
 
-# train.yaml's groups a user picks from (schema, study, paths and hydra are not model choices)
-USER_GROUPS = ("data", "encoder", "whitening", "model", "trainer", "logger", "callbacks", "experiment", "hparams_search")
+from scatgen.cli import USER_GROUPS  # train.yaml's groups a user picks from
 
 
 def config_choices() -> list[tuple[str, str]]:
