@@ -57,7 +57,8 @@ study: install
 
 # the study along data complexity (1, 2, 4 polygons per image at 4,096 images) and data size
 # (1,024 / 4,096 / 16,384 images at equal steps), seed 0: docs/study_axes/report.md (budget 120 min
-# on 2 CPU cores; measured in full: 51 min on the AVX-512 EPYC, README); resumes with what is not done
+# on 2 CPU cores; measured in full: 67.6 min on the AVX-512 EPYC with the study's nearest-neighbour G, partly
+# beside other jobs, docs/study.md); resumes with what is not done
 study-axes: install
 	$(PY) scripts/study_axes.py out_dir=docs/study_axes study.n_samples=1024 study.classifier_steps=4000 \
 		'study.parts=[reconstruction,per_mode,resolution,samples,modes,memorisation]'

@@ -2,16 +2,20 @@
 unique per process, bad input (and a full disk) ending as one line on stderr with exit status 2,
 and a multirun that reports each job (``SweepSummary``).
 
-``check_command_line`` catches, before any work:
+``check_command_line`` answers ``--help`` with the groups a user picks from, and catches, before any
+work:
 
+- an argument Hydra's grammar cannot parse: the argument and the quoting that works;
 - an unknown config choice (``data=celebaa``): the choices;
 - an unknown key (``trainer.max_epoch=3``): the nearest valid key, instead of Hydra's advice to
   add ``+trainer.max_epoch``, which then fails inside the trainer;
-- a value of the wrong type (``trainer.max_epochs=abc``).
-The schemas (``scatgen/schemas.py``) find the last three as the config composes; this module
-only says Hydra's and OmegaConf's errors in one line;
+- a value of the wrong type (``trainer.max_epochs=abc``): the schemas (``scatgen/schemas.py``) find
+  it as the config composes, and this module says Hydra's and OmegaConf's error in one line;
+- values of the right type that cannot run (``check_ranges``: ``trainer.max_epochs=0``, ``seed=-1``)
+  and an unwritable ``paths.root_dir``;
 - ``ckpt_path=`` of a run: the run resumes *in its own directory* (``hydra.run.dir`` is set to it
-  unless given), so its checkpoints, CSV history and ``metrics.json`` stay in one place.
+  unless given), so its checkpoints, CSV history and ``metrics.json`` stay in one place, after a
+  check that the command asks for the run's own networks (``ARCHITECTURE``).
 """
 
 from __future__ import annotations

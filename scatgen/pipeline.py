@@ -110,8 +110,9 @@ def fit_seconds(trainer: L.Trainer) -> float:
 
 
 def model_choice() -> str | None:
-    """The model's name in config (``model=<name>``: ``inverse_scattering``, ``vae``, ``dcgan``,
-    ``sngan``), which the study keys its models by; ``None`` outside a Hydra run (the compose API)."""
+    """The model's name in config (``model=<name>``, a file of ``conf/model/``: ``inverse_scattering``,
+    ``vae``, ``gan``, ``dcgan``, ``sngan``, ``sngan_diffaugment``), which the study keys its models by;
+    ``None`` outside a Hydra run (the compose API)."""
     from hydra.core.hydra_config import HydraConfig
 
     return HydraConfig.get().runtime.choices.get("model") if HydraConfig.initialized() else None

@@ -1,7 +1,9 @@
 """The settings' schemas: Hydra structured configs in the ConfigStore, under ``schema/``.
 
-Each config group's YAML lists its schema first in its defaults list (``/schema/trainer@_here_``),
-so composing the config checks every key and its type: ``trainer.max_epoch=3`` is not a key of
+The YAML of the data, encoder, whitening, model, trainer and study groups (and the synthesis scripts'
+configs) lists its schema first in its defaults list (``/schema/trainer@_here_``); the callbacks, logger,
+paths and hydra groups have none (their nodes are Lightning's and Hydra's own).  So composing the config
+checks every key and its type where a schema is listed: ``trainer.max_epoch=3`` is not a key of
 the schema, ``trainer.max_epochs=abc`` not an integer (``scatgen.cli`` formats Hydra's error in
 one line).  A node that Hydra instantiates gets the schema of its target's signature (hydra-zen
 ``builds``: the parameters, their annotated types and their defaults, so a default the YAML does
