@@ -342,6 +342,24 @@ def print_help(config_name: str, conf_dir: Path = CONF_DIR) -> None:
     print(OmegaConf.to_yaml(cfg))
 
 
+def shadowed_configs(args: list[str], conf_dir: Path = CONF_DIR) -> list[str]:
+    """One line per file of a user's ``--config-dir`` (``-cd``) that has the path of one of the project's
+    configs: Hydra reads the project's (its primary config directory comes first), so the user's is
+    silently ignored unless said."""
+    lines = []
+    for i, arg in enumerate(args):
+        folder = args[i + 1] if arg in ("--config-dir", "-cd") and i + 1 < len(args) else \
+            arg.partition("=")[2] if arg.startswith("--config-dir=") else None
+        if not folder or not Path(folder).is_dir():
+            continue
+        for path in sorted(Path(folder).rglob("*.yaml")):
+            ours = conf_dir / path.relative_to(folder)
+            if ours.is_file():
+                lines.append(f"warning: {path} has the name of scatgen's {ours}, which is the one used; rename yours "
+                             f"(e.g. {path.with_stem(path.stem + '_mine').name}) to choose it")
+    return lines
+
+
 @exit_on_user_error
 def check_command_line(config_name: str = "train", conf_dir: Path = CONF_DIR) -> None:
     """Everything that can fail on the command line alone, before Hydra composes and starts."""
@@ -349,6 +367,8 @@ def check_command_line(config_name: str = "train", conf_dir: Path = CONF_DIR) ->
     if "--help" in args or "-h" in args:
         print_help(config_name, conf_dir)
         sys.exit(0)
+    for line in shadowed_configs(args, conf_dir):
+        print(line, file=sys.stderr)
     check_precision_override()
     cfg = check_overrides(args, config_name, conf_dir)
     if config_name == "train":

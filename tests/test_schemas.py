@@ -121,3 +121,17 @@ def test_help_lists_the_users_groups_not_the_internal_ones():
     lines = proc.stdout.splitlines()
     assert "model: dcgan, gan, inverse_scattering, sngan, sngan_diffaugment, vae" in lines
     assert not any(line.startswith(("schema:", "shared", "synthesize:")) for line in lines)
+
+
+def test_a_user_config_dir_file_with_the_projects_name_is_said_to_be_shadowed(tmp_path):
+    """Planted bug it catches: a ``--config-dir`` whose ``model/vae.yaml`` Hydra silently ignored (the
+    project's own is read first), with nothing said."""
+    from scatgen.cli import CONF_DIR, shadowed_configs
+
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "vae.yaml").write_text("beta: 9\n")
+    (tmp_path / "model" / "my_vae.yaml").write_text("beta: 9\n")
+    lines = shadowed_configs(["--config-dir", str(tmp_path), "model=vae"])
+    assert lines == [f"warning: {tmp_path / 'model' / 'vae.yaml'} has the name of scatgen's {CONF_DIR / 'model' / 'vae.yaml'}, "
+                     "which is the one used; rename yours (e.g. vae_mine.yaml) to choose it"]
+    assert shadowed_configs([f"--config-dir={tmp_path}"]) == lines
