@@ -70,7 +70,7 @@ LONG_RUNS ?= $(HOME)/scatgen-runs
 study-gan-long: install
 	$(PY) scripts/gan_long.py paths.root_dir=$(LONG_RUNS) out_dir=$(CURDIR)/docs/gan_long \
 		reference_metrics=$(CURDIR)/docs/study/metrics.json study_report=$(CURDIR)/docs/study \
-		axes_report=$(CURDIR)/docs/study_axes/axes.json
+		axes_report=$(CURDIR)/docs/study_axes/axes.json page=$(CURDIR)/docs/gan_long.md
 
 # both at 64x64 on a GPU (not yet measured: no GPU has been lent since this target was written):
 # the study (SN-GAN as polygons_gan, the DCGAN row as polygons_dcgan) and its axes

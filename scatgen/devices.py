@@ -67,6 +67,13 @@ def _cpu_name() -> str:
 SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
 
 
+def cpu_kind() -> str:
+    """The CPU's model name and the speed flags it has, as reports name the machine a figure came from
+    (``AMD EPYC`` covers kinds of very different speed)."""
+    flags = _cpu_flags()
+    return f"{_cpu_name()}, {', '.join(flags) if flags else 'no AVX2'}"
+
+
 def _cpu_flags() -> tuple[str, ...]:
     """The ``SPEED_FLAGS`` this CPU advertises (``/proc/cpuinfo``; none where it cannot be read)."""
     try:

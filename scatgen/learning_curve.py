@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from scatgen.evaluate import evaluate_checkpoint
 from scatgen.storage.artefacts import write_json
 from scatgen.studies.metric_registry import REGISTRY
+from scatgen.viz.numbers import format_value
 from scatgen.viz.plots import panel_curves
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,36 @@ def plot_curve(records: list[dict], path: Path, reference: dict | None = None, r
             series[reference_name] = ([min(steps), max(steps)], [reference[key]] * 2)
         panels[REGISTRY[key].heading(records[-1] if records else None)] = series
     return panel_curves(panels, path, xlabel="generator steps", columns=3)
+
+
+def curve_page(records: list[dict], folder: str, bar: dict[str, float], reference: dict | None = None,
+               reference_name: str = "", header: list[str] | None = None, grid_steps: tuple[int, ...] = ()) -> str:
+    """The curve's page (``docs/gan_long.md``): a table of every checkpoint, the figure, the sample grids,
+    and the verdict at the last point against ``bar`` (``{registry key: least value}``), in words drawn
+    from the numbers."""
+    last = records[-1]
+    met = {k: last.get(k) is not None and last[k] >= v for k, v in bar.items()}
+    cols = [k for k in CURVE_KEYS if any(k in r for r in records)]
+    lines = ["# The GAN at a GAN's budget", "", *(header or []),
+             f"At its last checkpoint ({last['g_step']:,} generator steps), on {format_value(last.get('modes/n_samples'))} "
+             "samples from N(0, Id): " + "; ".join(
+                 f"{REGISTRY[k].heading(last)} {format_value(last.get(k))} (bar {v:g}: {'met' if met[k] else 'not met'})"
+                 for k, v in bar.items()) + ". " +
+             ("The bar is met." if all(met.values()) else "The bar is not met."), ""]
+    best = {k: max(records, key=lambda r: r.get(k) if r.get(k) is not None else -1) for k in bar}
+    lines += ["Best point of the curve: " + "; ".join(
+        f"{REGISTRY[k].heading(last)} {format_value(best[k].get(k))} at {best[k]['g_step']:,} steps" for k in bar) + ".", ""]
+    if reference:
+        lines += [f"{reference_name}, for reference: " + "; ".join(
+            f"{REGISTRY[k].heading(last)} {format_value(reference[k])}" for k in cols if k in reference) + ".", ""]
+    lines += ["| generator steps | " + " | ".join(REGISTRY[k].heading(last) for k in cols) + " |",
+              "|---|" + "---|" * len(cols)]
+    lines += [f"| {r['g_step']:,} | " + " | ".join(format_value(r.get(k)) for k in cols) + " |" for r in records]
+    lines += ["", f"![learning curve]({folder}/curve.png)", ""]
+    for step in grid_steps:
+        if any(r["g_step"] == step for r in records):
+            lines += [f"Samples at {step:,} generator steps:", "", f"![samples at {step}]({folder}/samples_gstep{step:06d}.png)", ""]
+    return "\n".join(lines) + "\n"
 
 
 def write_curve(run_dir: Path, cfg: DictConfig, out_dir: Path, reference: dict | None = None,

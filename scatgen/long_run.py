@@ -15,9 +15,11 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from scatgen.errors import UserError
-from scatgen.learning_curve import CURVE_KEYS, write_curve
+from scatgen.devices import cpu_kind
+from scatgen.learning_curve import CURVE_KEYS, curve_page, write_curve
 from scatgen.studies.axes import claim1, claim2, load_axes_table
-from scatgen.studies.report import refresh_answer
+from scatgen.studies.report import QUALITY_BAR, refresh_answer
+from scatgen.viz.numbers import format_value
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,6 +65,16 @@ def gan_long(cfg: DictConfig) -> list[dict]:
     reference = reference_values(ROOT / cfg.reference_metrics, cfg.reference_model)
     records = write_curve(run_dir, cfg, Path(cfg.out_dir), reference, f"{cfg.reference_model} ({cfg.reference_label})",
                           tuple(cfg.grid_steps))
+    if cfg.get("page") and records:
+        timing = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").is_file() else {}
+        header = [f"`make study-gan-long` trains the study's SN-GAN (`experiment={cfg.experiment}`, seed {cfg.seed}: the "
+                  "study's data, batch of 32 and generator) to 30,000 generator steps and evaluates a checkpoint every "
+                  "2,500 on N(0, Id) samples (`scatgen/learning_curve.py`). The training took "
+                  f"{format_value(timing.get('time/fit_s', float('nan')) / 60)} min of fit on this run's machine "
+                  f"({cpu_kind()}, precision {timing.get('precision', '?')}). The curve's data: "
+                  f"[curve.json]({Path(cfg.out_dir).name}/curve.json).", ""]
+        Path(cfg.page).write_text(curve_page(records, Path(cfg.out_dir).name, QUALITY_BAR, reference,
+                                             f"{cfg.reference_model} ({cfg.reference_label})", header, tuple(cfg.grid_steps)))
     if cfg.get("study_report") and (ROOT / cfg.study_report / "report.md").is_file() and records:
         axes = load_axes_table(ROOT / cfg.axes_report) if cfg.get("axes_report") else None
         path = refresh_answer(ROOT / cfg.study_report, claim2(axes) if axes else None, claim1(axes) if axes else None,

@@ -376,3 +376,18 @@ def test_the_study_refuses_zero_jobs_in_one_line_and_runs_one_job_without_a_laun
         parallel_launcher(0)
     assert parallel_launcher(1) == []
     assert parallel_launcher(3) == ["hydra/launcher=joblib", "hydra.launcher.n_jobs=3"]
+
+
+def test_the_long_gan_page_judges_the_last_point_against_the_bar():
+    """Planted bugs it catches: the verdict taken from the best point instead of the last one; a bar
+    compared the wrong way round."""
+    from scatgen.learning_curve import curve_page
+
+    bar = {"modes/good_fraction": 0.5, "sample/precision": 0.3}
+    rise = [{"g_step": 2500, "modes/good_fraction": 0.1, "sample/precision": 0.1, "modes/n_samples": 10000},
+            {"g_step": 5000, "modes/good_fraction": 0.6, "sample/precision": 0.35, "modes/n_samples": 10000}]
+    assert "The bar is met." in curve_page(rise, "gan_long", bar)
+    fall = [rise[1], {**rise[0], "g_step": 7500}]
+    page = curve_page(fall, "gan_long", bar)
+    assert "The bar is not met." in page and "0.6 at 5,000 steps" in page
+    assert "| 7,500 | 0.1 | 0.1 |" in page
