@@ -83,6 +83,7 @@ def test_the_synthesis_scripts_settings_are_typed_too():
         check_overrides(["duration=long"], "synthesize_audio", CONF_DIR / "synthesize")
 
 
+@pytest.mark.slow  # a fresh interpreter (12 s): make test-slow (make test's budget)
 def test_import_scatgen_is_enough_to_compose_the_configs_from_python():
     """A notebook's recipe in a fresh interpreter: ``import scatgen``, then Hydra's compose API on
     ``conf/`` and ``instantiate`` of the encoder.  Planted bug it catches: the schemas registered
@@ -111,6 +112,7 @@ def test_an_argument_hydra_cannot_parse_is_one_line_with_its_quoting(tmp_path, a
         check_overrides([f"paths.root_dir={tmp_path}", suggested.replace("\\'", "\\'")], "train")
 
 
+@pytest.mark.slow  # a subprocess: make test-slow (make test's budget)
 def test_help_lists_the_users_groups_not_the_internal_ones():
     """Planted bug it catches: Hydra's own help, which lists ``schema: adam, conv_encoder, ...`` and
     ``shared`` among the choices a user picks from."""

@@ -81,7 +81,7 @@ def test_evaluate_and_compare_write_metrics_figures_and_report(tmp_path, model):
     assert r.returncode == 0, r.stderr[-2000:]
     report = (report_dir / "report.md").read_text()
     assert report.splitlines()[2].startswith("**Answer")  # the answer opens the report
-    assert "| modes of 48 covered (>= 2 confident samples) ↑ |" in report  # the data source's count, the run's k
+    assert "| modes of 48 covered (>= 2 confident of 500 samples) ↑ |" in report  # the source's count, the run's k and N
     assert "| forgotten modes of 48 (< median mode - 3 dB) ↓ |" in report
     assert (report_dir / "mode_histogram.png").exists() and (report_dir / "per_mode_psnr.png").exists()
 

@@ -134,6 +134,7 @@ def test_bad_inputs_are_one_line(scattering_ckpt, tmp_path):
     one_line(run_script(["scripts/export.py", f"ckpt_path={foreign}", root]), f"ckpt_path={str(foreign)!r} holds no state_dict")
 
 
+@pytest.mark.slow  # trains a GAN: make test-slow (make test's budget)
 def test_a_gan_is_encoded_by_inversion_with_its_settings_stated(tmp_path):
     """Any model: the GAN's z comes from latent inversion, and the method says its optimiser settings."""
     ckpt = _train(tmp_path, "gan", ["model.inversion.steps=3", "model.inversion.restarts=1", "study.eval_limit=8",
