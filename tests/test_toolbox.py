@@ -124,14 +124,22 @@ def test_the_exported_generator_runs_without_scatgen_and_matches(scattering_ckpt
 
 
 def test_bad_inputs_are_one_line(scattering_ckpt, tmp_path):
-    ck = f"ckpt_path={scattering_ckpt}"
-    root = f"paths.root_dir={tmp_path}"
-    one_line(run_script(["scripts/generate.py", ck, "seeds=5-2", root]), "seeds='5-2': the range 5-2 runs backwards")
-    one_line(run_script(["scripts/encode.py", ck, f"images={tmp_path}/missing.png", root]),
-             f"images={tmp_path}/missing.png: no such file or folder")
+    """One bad input per command (the script's one-line path checked once, the rest in process)."""
+    from scatgen.errors import UserError
+
+    one_line(run_script(["scripts/generate.py", f"ckpt_path={scattering_ckpt}", "seeds=5-2", f"paths.root_dir={tmp_path}"]),
+             "seeds='5-2': the range 5-2 runs backwards; give seeds=2-5")
+    with pytest.raises(UserError, match=f"images={tmp_path}/missing.png: no such file or folder"):
+        toolbox.encode(scattering_ckpt, tmp_path / "missing.png", tmp_path / "enc")
+    (tmp_path / "notes.txt").write_text("not an image")
+    with pytest.raises(UserError, match="notes.txt is not a readable image"):
+        toolbox.encode(scattering_ckpt, tmp_path / "notes.txt", tmp_path / "enc")
+    with pytest.raises(UserError, match="steps=1 must be >= 2"):
+        toolbox.interpolate(scattering_ckpt, 1, 2, tmp_path / "i", steps=1)
     foreign = tmp_path / "foreign.ckpt"
     torch.save({"weights": torch.zeros(3)}, foreign)
-    one_line(run_script(["scripts/export.py", f"ckpt_path={foreign}", root]), f"ckpt_path={str(foreign)!r} holds no state_dict")
+    with pytest.raises(UserError, match=f"ckpt_path={str(foreign)!r} holds no state_dict"):
+        toolbox.export(foreign, tmp_path / "g.pt")
 
 
 @pytest.mark.slow  # trains a GAN: make test-slow (make test's budget)
