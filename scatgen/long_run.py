@@ -15,6 +15,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from scatgen.errors import UserError
+from scatgen.training import newest_checkpoint
 from scatgen.devices import cpu_kind
 from scatgen.learning_curve import CURVE_KEYS, curve_page, write_curve
 from scatgen.studies.axes import claim1, claim2, load_axes_table
@@ -23,15 +24,6 @@ from scatgen.viz.numbers import format_value
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
-RESUMABLE = ("last.ckpt", "interval.ckpt", "interrupted.ckpt", "gstep*.ckpt")  # a resume starts from the newest
-
-
-def newest_checkpoint(run_dir: Path) -> Path | None:
-    """The most recently written of the run's resumable checkpoints, or ``None`` for a new run."""
-    found = [p for pattern in RESUMABLE for p in (run_dir / "checkpoints").glob(pattern) if p.is_file()]
-    return max(found, key=lambda p: p.stat().st_mtime) if found else None
-
-
 def train_long(cfg: DictConfig, run_dir: Path) -> None:
     """Train ``experiment=<cfg.experiment> seed=<cfg.seed>`` into ``run_dir`` (resumed from its newest
     checkpoint); a finished run (``metrics.json``) is kept."""

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from scatgen.storage.artefacts import remove_stale_temporaries, write_json
 from scatgen.studies.context import precision_context
 from scatgen.studies.study import TRAINING_PARTS, StudySettings, run_study
 from scatgen.errors import UserError
-from scatgen.training import FitTimer, log_images
+from scatgen.training import FitTimer, log_images, requeued_checkpoint
 
 log = logging.getLogger(__name__)
 PREEMPTED_EXIT = 143  # 128 + SIGTERM, as a shell reports a process the signal ended
@@ -85,9 +86,12 @@ def train(cfg: DictConfig) -> float | None:
     encode(cfg, datamodule, model)
     prep_s = time.perf_counter() - t0
     metric = cfg.get("optimized_metric") or "val/psnr"
+    ckpt_path = cfg.get("ckpt_path")
+    if ckpt_path is None and (ckpt_path := requeued_checkpoint(out_dir)) is not None:
+        log.info("requeued by SLURM (restart %s): resuming from %s", os.environ.get("SLURM_RESTART_COUNT"), ckpt_path)
     try:
         try:
-            trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
         except SIGTERMException:  # preempted: SaveOnInterrupt saved the state; a scheduler must not see success
             raise SystemExit(PREEMPTED_EXIT) from None
         if metric not in trainer.callback_metrics:  # stopped (max_steps) before any validation: validate now

@@ -144,6 +144,26 @@ class SaveOnInterrupt(L.Callback):
               f"resume with: {resume_command(path)}", file=sys.stderr, flush=True)
 
 
+RESUMABLE = ("last.ckpt", "interval.ckpt", "interrupted.ckpt", "gstep*.ckpt", "hpc_ckpt_*.ckpt")
+
+
+def newest_checkpoint(run_dir: Path) -> Path | None:
+    """The most recently written of a run's resumable checkpoints (``RESUMABLE``), or ``None``."""
+    found = [p for pattern in RESUMABLE for p in (Path(run_dir) / "checkpoints").glob(pattern) if p.is_file()]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
+def requeued_checkpoint(run_dir: Path) -> Path | None:
+    """Under SLURM, a job the scheduler requeued after a preemption or a time limit
+    (``SLURM_RESTART_COUNT`` > 0, the submitit launcher's requeue included) starts again in the same
+    job directory: the checkpoint it resumes from by itself, or ``None`` for a first start."""
+    import os
+
+    if os.environ.get("SLURM_RESTART_COUNT", "0") in ("", "0"):
+        return None
+    return newest_checkpoint(run_dir)
+
+
 class IntervalCheckpoint(L.Callback):
     """``checkpoints/interval.ckpt`` every ``minutes`` of training, inside epochs, for every model:
     Lightning's ``ModelCheckpoint(train_time_interval=...)`` never saves under manual optimisation (the
