@@ -11,6 +11,7 @@ generator) and, on one CPU kind, the same bytes.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import re
@@ -26,6 +27,7 @@ from scatgen.data.decode import DECODE_ERRORS, TooSmall, crop_resize, open_image
 from scatgen.errors import UserError
 from scatgen.evaluate import load_model
 from torchmetrics.functional.image import peak_signal_noise_ratio
+from scatgen.models.components.inversion import invert_latents
 from scatgen.models.components.priors import PRIORS, make_prior
 from scatgen.storage.artefacts import write_json
 from scatgen.studies.interpolation import latent_paths, smoothness
@@ -104,13 +106,14 @@ def load(ckpt_path, device: str = "cpu"):
 
 
 def encoding_method(model) -> str:
+    """How ``model.latents`` finds ``z`` for an image, with the optimiser's settings for latent inversion."""
     if model.uses_codes:
         return "z = L S_J x (the scattering transform, then the whitening; no optimisation)"
-    if hasattr(model, "posterior"):
-        return "z = mu(x) (the VAE encoder's posterior mean)"
-    settings = {"steps": 100, "restarts": 2, "lr": 0.05, **getattr(model, "inversion", {})}
-    return (f"latent inversion: Adam on ||G(z) - x||^2, {settings['steps']} steps, {settings['restarts']} restarts, "
-            f"lr {settings['lr']}")
+    if model.reconstructs_by_inversion:
+        defaults = {k: p.default for k, p in inspect.signature(invert_latents).parameters.items()}
+        s = {**defaults, **model.inversion}
+        return f"latent inversion: Adam on ||G(z) - x||^2, {s['steps']} steps, {s['restarts']} restarts, lr {s['lr']}"
+    return "z = mu(x) (the encoder's posterior mean)"
 
 
 @torch.no_grad()
