@@ -142,15 +142,20 @@ def test_bad_inputs_are_one_line(scattering_ckpt, tmp_path):
         toolbox.export(foreign, tmp_path / "g.pt")
 
 
-@pytest.mark.slow  # trains a GAN: make test-slow (make test's budget)
-def test_a_gan_is_encoded_by_inversion_with_its_settings_stated(tmp_path):
-    """Any model: the GAN's z comes from latent inversion, and the method says its optimiser settings."""
-    ckpt = _train(tmp_path, "gan", ["model.inversion.steps=3", "model.inversion.restarts=1", "study.eval_limit=8",
-                                    "model.val_inversion_images=4"])
+@pytest.mark.slow  # trains a GAN and a VAE: make test-slow (make test's budget)
+@pytest.mark.parametrize("model,method", [
+    ("gan", "latent inversion: Adam on ||G(z) - x||^2, 3 steps, 1 restarts, lr 0.05"),
+    ("vae", "z = mu(x) (the encoder's posterior mean)"),
+])
+def test_any_model_is_encoded_its_own_way_with_the_method_stated(tmp_path, model, method):
+    """Any model: the GAN's z comes from latent inversion (the method says its optimiser settings), the
+    VAE's is its posterior mean; both generate per seed."""
+    gan = ["model.inversion.steps=3", "model.inversion.restarts=1", "study.eval_limit=8", "model.val_inversion_images=4"]
+    ckpt = _train(tmp_path, model, gan if model == "gan" else [])
     images = np.load(next(tmp_path.glob("data/polygons/*/test_images.npy")))
     Image.fromarray(images[0]).save(tmp_path / "one.png")
     rows = toolbox.encode(ckpt, tmp_path / "one.png", tmp_path / "enc")
     summary = json.loads((tmp_path / "enc/encode.json").read_text())
-    assert summary["method"] == "latent inversion: Adam on ||G(z) - x||^2, 3 steps, 1 restarts, lr 0.05"
+    assert summary["method"] == method
     assert np.isfinite(rows[0]["psnr"])
     assert len(toolbox.generate(ckpt, "0-1", tmp_path / "gen")) == 2
