@@ -59,16 +59,19 @@ def curve_records(evaluations: dict[int, Path]) -> list[dict]:
     return records
 
 
-def plot_curve(records: list[dict], path: Path, reference: dict | None = None, reference_name: str = "") -> Path:
-    """One panel per ``CURVE_KEYS`` measure against generator steps; ``reference``'s value of each as
-    a flat line (labelled ``reference_name``)."""
+def plot_curve(records: list[dict], path: Path, reference: dict | None = None, reference_name: str = "",
+               bar: dict | None = None) -> Path:
+    """One panel per ``CURVE_KEYS`` measure against generator steps; ``reference``'s value of each and the
+    ``bar`` (``{key: least value}``) as dashed flat lines (labelled ``reference_name`` and "bar")."""
     steps = [r["g_step"] for r in records]
     panels = {}
     for key in CURVE_KEYS:
-        points = [(r["g_step"], r[key]) for r in records if key in r]
+        points = [(r["g_step"], r[key]) for r in records if r.get(key) is not None]
         series = {"GAN": ([s for s, _ in points], [v for _, v in points])}
         if reference and key in reference and steps:
             series[reference_name] = ([min(steps), max(steps)], [reference[key]] * 2)
+        if bar and key in bar and steps:
+            series["bar"] = ([min(steps), max(steps)], [bar[key]] * 2)
         panels[REGISTRY[key].heading(records[-1] if records else None)] = series
     return panel_curves(panels, path, xlabel="generator steps", columns=3)
 
@@ -104,14 +107,14 @@ def curve_page(records: list[dict], folder: str, bar: dict[str, float], referenc
 
 
 def write_curve(run_dir: Path, cfg: DictConfig, out_dir: Path, reference: dict | None = None,
-                reference_name: str = "", grid_steps: tuple[int, ...] = ()) -> list[dict]:
+                reference_name: str = "", grid_steps: tuple[int, ...] = (), bar: dict | None = None) -> list[dict]:
     """Evaluate the run's curve checkpoints and write ``out_dir/curve.json``, ``curve.png`` and, for
     each of ``grid_steps`` measured, ``samples_gstepNNNNNN.png`` (64 samples from N(0, Id))."""
     evaluations = evaluate_curve(run_dir, cfg)
     records = curve_records(evaluations)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / "curve.json", records)
-    plot_curve(records, out_dir / "curve.png", reference, reference_name)
+    plot_curve(records, out_dir / "curve.png", reference, reference_name, bar)
     for step in grid_steps:
         if step in evaluations and (evaluations[step] / "samples.png").exists():
             shutil.copyfile(evaluations[step] / "samples.png", out_dir / f"samples_gstep{step:06d}.png")

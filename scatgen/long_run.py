@@ -56,7 +56,7 @@ def gan_long(cfg: DictConfig) -> list[dict]:
     log.info("training done in %.1f min (this call)", (time.perf_counter() - t0) / 60)
     reference = reference_values(ROOT / cfg.reference_metrics, cfg.reference_model)
     records = write_curve(run_dir, cfg, Path(cfg.out_dir), reference, f"{cfg.reference_model} ({cfg.reference_label})",
-                          tuple(cfg.grid_steps))
+                          tuple(cfg.grid_steps), QUALITY_BAR)
     if cfg.get("page") and records:
         timing = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").is_file() else {}
         header = [f"`make study-gan-long` trains the study's SN-GAN (`experiment={cfg.experiment}`, seed {cfg.seed}: the "

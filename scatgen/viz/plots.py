@@ -149,11 +149,12 @@ def panel_curves(panels: dict[str, dict[str, tuple[list, list]]], path: str | Pa
     for ax, (title, series) in zip(axes.flat, panels.items()):
         for name, (x, y) in series.items():
             if len(x):
-                ax.plot(x, y, marker="o", label=name)
+                flat = len(x) == 2 and len(set(y)) == 1  # a reference level: a dashed line, no markers
+                ax.plot(x, y, linestyle="--" if flat else "-", marker=None if flat else "o", label=name)
         if log_x:
             ax.set_xscale("log", base=2)
         xs = sorted({v for x, _ in series.values() for v in x})
-        if xs:
+        if xs and len(xs) <= 8:  # a tick per point where they fit; matplotlib's own beyond
             ax.set_xticks(xs, [f"{v:,}" for v in xs])
         ax.set_xlabel(xlabel, fontsize=8)
         ax.set_title(title, fontsize=8)
