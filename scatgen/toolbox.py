@@ -121,8 +121,10 @@ def encode_images(model, x: torch.Tensor) -> torch.Tensor:
     """Latents of images ``x`` in ``[-1, 1]`` (the model's own way: ``encoding_method``)."""
     if model.uses_codes:
         return model.encode(x)
-    with torch.enable_grad():  # latent inversion optimises z
-        return model.latents([x]).float()
+    if model.reconstructs_by_inversion:
+        with torch.enable_grad():  # latent inversion optimises z
+            return model.latents([x]).float().detach()
+    return model.latents([x]).float()
 
 
 def prior_for(name: str, model, cfg, seed: int = 0, fit_images: int = 256):
