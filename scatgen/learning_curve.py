@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 # what the curve follows (registry keys), in panel order
 CURVE_KEYS = ("modes/good_fraction", "sample/precision", "sample/recall", "sample/fid", "modes/modes_covered",
               "modes/kl")
-CURVE_PARTS = ["samples", "distribution", "modes"]
 STEP_FILE = re.compile(r"gstep(\d+)\.ckpt$")
 
 
