@@ -98,8 +98,10 @@ def test_interpolate_writes_a_strip_and_a_gif_between_the_two_ends(scattering_ck
 def test_the_exported_generator_runs_without_scatgen_and_matches(scattering_ckpt, tmp_path):
     """In a Python where ``import scatgen`` fails, ``torch.jit.load`` runs the file; its samples equal
     the checkpoint's to 1e-5 and ``encode`` gives the checkpoint's codes, at batch sizes other than the
-    traced one.  Planted bug it catches: the scattering front end traced (its chunking frozen at the
-    traced batch of 2: a batch of 5 came back with 2 codes)."""
+    traced one.  Planted bug it catches: the exported ``forward`` returning G's ``[-1, 1]`` images instead of
+    ``[0, 1]``.  (Tracing the scattering's front end instead of its per-chunk function was planted too and
+    passes at these sizes: the front end's chunk covers the batch; the per-chunk function is traced so that
+    a larger batch, split in chunks, cannot freeze.)"""
     path = toolbox.export(scattering_ckpt, tmp_path / "g.pt")
     _, model = toolbox.load(scattering_ckpt)
     z = torch.randn(5, model.latent_dim, generator=torch.Generator().manual_seed(1))
