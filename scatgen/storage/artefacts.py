@@ -70,6 +70,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _left_by_dead_writer(tmp: Path) -> bool:
+    """Whether ``<name>.tmp-<pid>`` was written by a process that is gone (a killed write)."""
+    pid = tmp.name.rsplit("-", 1)[-1]
+    return pid.isdigit() and not _alive(int(pid))
+
+
 def atomic_write_dir(dest: Path, write: Callable[[Path], None]) -> Path:
     """Run ``write(tmp_dir)`` and rename ``tmp_dir`` to ``dest`` when it returns.
 
@@ -78,8 +84,7 @@ def atomic_write_dir(dest: Path, write: Callable[[Path], None]) -> Path:
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     for stale in dest.parent.glob(f"{dest.name}.tmp-*"):
-        pid = stale.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if _left_by_dead_writer(stale):
             shutil.rmtree(stale, ignore_errors=True)
     tmp = dest.with_name(f"{dest.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -99,8 +104,7 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     leaves one, several MB for a checkpoint); returns what was removed."""
     removed = []
     for stale in Path(folder).glob("*.tmp-*"):
-        pid = stale.name.rsplit("-", 1)[-1]
-        if stale.is_file() and pid.isdigit() and not _alive(int(pid)):
+        if stale.is_file() and _left_by_dead_writer(stale):
             stale.unlink(missing_ok=True)
             removed.append(stale)
     return removed
