@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install train test test-slow test-all test-gpu docs bench bench-gpu study study-axes study-gan-long study-gpu clean
+.PHONY: install train test test-slow test-all test-gpu docs bench bench-gpu study study-axes study-gan-long study-gpu synthesis-report clean
 
 install: $(VENV)/.installed
 
@@ -71,6 +71,13 @@ study-gan-long: install
 	$(PY) scripts/gan_long.py paths.root_dir=$(LONG_RUNS) out_dir=$(CURDIR)/docs/gan_long \
 		reference_metrics=$(CURDIR)/docs/study/metrics.json study_report=$(CURDIR)/docs/study \
 		axes_report=$(CURDIR)/docs/study_axes/axes.json page=$(CURDIR)/docs/gan_long.md
+
+# scatgen's texture models beside plenoptic's Portilla-Simoncelli and pywph at convergence (each to its
+# own plateau or 1,000 evaluations; 128x128, one sample, the five built-in textures): docs/synthesis.md,
+# docs/synthesis/ (hours on 2 cores: pywph is the slow one; resumes model by model). Runs in $(LONG_RUNS).
+synthesis-report: install
+	$(VENV)/bin/pip install --quiet -e '.[anchors]'
+	$(PY) scripts/anchors_synthesis.py --out $(CURDIR)/docs --runs $(LONG_RUNS)/anchors
 
 # both at 64x64 on a GPU (not yet measured: no GPU has been lent since this target was written):
 # the study (SN-GAN as polygons_gan, the DCGAN row as polygons_dcgan) and its axes

@@ -25,13 +25,13 @@ from scatgen.viz.numbers import format_value
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 def train_long(cfg: DictConfig, run_dir: Path) -> None:
-    """Train ``experiment=<cfg.experiment> seed=<cfg.seed>`` into ``run_dir`` (resumed from its newest
+    """Train ``experiment=<cfg.recipe> seed=<cfg.seed>`` into ``run_dir`` (resumed from its newest
     checkpoint); a finished run (``metrics.json``) is kept."""
     if (run_dir / "metrics.json").exists():
         log.info("reusing the finished run %s", run_dir)
         return
     resume = newest_checkpoint(run_dir)
-    cmd = [sys.executable, str(ROOT / "train.py"), f"experiment={cfg.experiment}", f"seed={cfg.seed}",
+    cmd = [sys.executable, str(ROOT / "train.py"), f"experiment={cfg.recipe}", f"seed={cfg.seed}",
            f"hydra.run.dir={run_dir}", "study.eval_limit=32", *cfg.train_overrides]
     if resume is not None:
         cmd.append(f"ckpt_path={resume}")
@@ -59,7 +59,7 @@ def gan_long(cfg: DictConfig) -> list[dict]:
                           tuple(cfg.grid_steps), QUALITY_BAR)
     if cfg.get("page") and records:
         timing = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").is_file() else {}
-        header = [f"`make study-gan-long` trains the study's SN-GAN (`experiment={cfg.experiment}`, seed {cfg.seed}: the "
+        header = [f"`make study-gan-long` trains the study's SN-GAN (`experiment={cfg.recipe}`, seed {cfg.seed}: the "
                   "study's data, batch of 32 and generator) to 30,000 generator steps and evaluates a checkpoint every "
                   "2,500 on N(0, Id) samples (`scatgen/learning_curve.py`). The training took "
                   f"{format_value(timing.get('time/fit_s', float('nan')) / 60)} min of fit on this run's machine "

@@ -108,6 +108,8 @@ class ImageSynthesisSettings(SynthesisSettings):
     size: int = MISSING
     L: int = MISSING
     backend: str = MISSING
+    marginal: Optional[str] = None
+    scale_links: Optional[str] = None
 
 
 @dataclass

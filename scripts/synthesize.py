@@ -18,7 +18,7 @@ log = logging.getLogger("scatgen.synthesize")
 def main(cfg: DictConfig) -> None:
     from scatgen.synthesis.images.run import run_synthesis
 
-    keys = ("size", "J", "L", "backend", "n_samples", "iterations", "restarts", "seed", "device")
+    keys = ("size", "J", "L", "backend", "n_samples", "iterations", "restarts", "seed", "device", "marginal", "scale_links")
     m = run_synthesis(str(cfg.texture), cfg.model, cfg.paths.output_dir, **{k: cfg[k] for k in keys})
     log.info("%s / %s: %d moments, loss %.3g, spectrum error %.3f, marginal W1 %.4f, %.0f s -> %s", m["texture"],
              m["model"], m["n_moments"], m["final_loss"], m["spectrum_error"], m["marginal_w1"], m["seconds"],

@@ -3,13 +3,14 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
 from conftest import ROOT
 from scatgen.scattering.fast import FastScattering2D
 from scatgen.synthesis.microcanonical import MomentLoss, phase_randomized, synthesize
-from scatgen.synthesis.images.moments import MODELS, moment_model
+from scatgen.synthesis.images.moments import DEFAULT_MARGINAL, MARGINALS, MODELS, marginal_moments, moment_model
 from scatgen.synthesis.images.statistics import image_statistics, radial_log_spectrum
 from scatgen.synthesis.images.textures import BUILTIN, load_texture
 
@@ -91,7 +92,7 @@ def _free_spectrum_count(h: int, w: int) -> int:
     return len(classes - {(0, 0)})
 
 
-def _phase_harmonic_count(J: int, L: int, shifts: int = 4) -> int:
+def _phase_harmonic_count(J: int, L: int, shifts: int = 4, links: str = "neighbours", marginal: int = 0) -> int:
     """By enumerating the pairs each family compares, not by the module's formula."""
     scales = range(J)
     orientations = range(L)
@@ -100,8 +101,10 @@ def _phase_harmonic_count(J: int, L: int, shifts: int = 4) -> int:
         sum(1 for j in scales for k in scales if k == j + 1 for _ in orientations for _ in orientations)
     same_scale = sum(1 for _ in scales for t in orientations for u in orientations if t <= u)  # real: psi^ is real
     connections = 2 * sum(1 for j in scales for k in scales if k == j + 1 for _ in orientations for _ in orientations)
+    if links == "all":  # every farther pair of scales, same orientation, complex
+        connections += 2 * sum(1 for j in scales for k in scales if k >= j + 2 for _ in orientations)
     spatial = 3 * shifts * J * L  # |W| (real) and W (complex) at 4 shifts
-    return means + modulus + same_scale + connections + spatial
+    return means + modulus + same_scale + connections + spatial + marginal
 
 
 def test_moment_counts_match_independent_enumerations():
@@ -114,36 +117,62 @@ def test_moment_counts_match_independent_enumerations():
         assert model.count == 1 + _free_spectrum_count(h, w)
         assert sum(v.shape[1] for v in model(torch.rand(1, 1, h, w)).values()) == model.count
     assert moment_model("gaussian", (128, 128)).count == 2 + 128 * 128 // 2 == 8194
-    assert moment_model("scattering", (128, 128), 4, 8).count == 1 + 4 * 8 + 64 * 6 == 417
-    model = moment_model("phase_harmonic", (128, 128), 4, 8)
+    assert moment_model("scattering", (128, 128), 4, 8, marginal="none").count == 1 + 4 * 8 + 64 * 6 == 417
+    assert moment_model("scattering", (128, 128), 4, 8).count == 417 + MARGINALS[DEFAULT_MARGINAL]  # the family counted
+    model = moment_model("phase_harmonic", (128, 128), 4, 8, marginal="none", scale_links="neighbours")
     assert model.count == _phase_harmonic_count(4, 8) == 1281
     assert sum(v.shape[1] for v in model(torch.rand(1, 1, 128, 128)).values()) == model.count
+    # every scale pair and the marginal family, at pywph's J=5, L=4: within pywph's 645 moments
+    for marginal, size in MARGINALS.items():
+        model = moment_model("phase_harmonic", (128, 128), 5, 4, marginal=marginal, scale_links="all")
+        assert model.count == _phase_harmonic_count(5, 4, links="all", marginal=size) <= 645
+        assert sum(v.shape[1] for v in model(torch.rand(1, 1, 128, 128)).values()) == model.count
+    assert moment_model("scattering", (64, 64), 3, 4, marginal="bin_means").count == 1 + 12 + 48 + 8
 
 
 def test_no_moment_is_identically_zero_or_repeated():
     x = torch.rand(3, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    options = {"gaussian": {}, "scattering": {"marginal": "bin_means"},
+               "phase_harmonic": {"marginal": "bin_means", "scale_links": "all"}}
     for name in MODELS:
-        phi = torch.cat(list(moment_model(name, (32, 32), J, L)(x).values()), dim=1)
+        phi = torch.cat(list(moment_model(name, (32, 32), J, L, **options[name])(x).values()), dim=1)
         assert (phi.abs().max(0).values > 1e-9).all(), name  # none identically zero
         assert len(torch.unique(phi[0])) == phi.shape[1], name  # no copies
 
 
-def test_scale_connections_see_edges_not_noise():
-    """The phase-doubled scale connections Cov(W_(j,t), [W_(j+1,t')]^2) couple a band with the next
-    one only where phases align across scales, as at an edge: clearly non-zero on an image of
-    edges, near zero on Gaussian noise (whose bands are independent).  Planted bug it catches:
-    the harmonic without the phase doubling (Cov(W_j, W_(j+1)) is ~0 on both)."""
-    model = moment_model("phase_harmonic", (64, 64), 3, 4)
-    edges = load_texture("edges", 64).double()
-    noise = torch.randn(1, 1, 64, 64, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    noise = noise * edges.std() + edges.mean()
+def test_the_marginal_bin_means_are_the_sorted_pixels_averaged_by_bin():
+    """Against a hand computation on 16 pixels (8 bins of 2), invariant to any permutation of the
+    pixels, and blind to the mean (it is in ``means``).  Planted bugs it catches: bins of the
+    unsorted pixels (not permutation-invariant), the mean left in."""
+    values = torch.arange(16, dtype=torch.float64) ** 2
+    x = values[torch.randperm(16, generator=torch.Generator().manual_seed(0))].reshape(1, 1, 4, 4)
+    got = marginal_moments(x, "bin_means")["marginal"][0]
+    centred = values - values.mean()
+    assert torch.allclose(got, centred.reshape(8, 2).mean(dim=1))
+    assert torch.allclose(marginal_moments(x + 3.0, "bin_means")["marginal"], got[None])
+    moments = marginal_moments(x, "moments")
+    assert torch.allclose(moments["marginal"][0, 0], centred.pow(2).mean().sqrt())
 
-    def relative(x):  # connections relative to the scale of the modulus covariances
-        phi = model.double()(x)
-        return float(phi["scale_cov"].norm() / phi["modulus_cov"].norm())
 
-    assert relative(edges) > 5 * relative(noise), (relative(edges), relative(noise))  # measured: 0.53 vs 0.067
-    assert relative(edges) > 0.1
+def test_far_scale_links_are_pywphs_phase_harmonics_of_the_frequency_ratio():
+    """``Cov(W_(j,t), [W_(j+d,t)]^(2^d))`` for every pair of scales two or more octaves apart, against
+    a direct numpy computation of one of them (j=0, d=2, t=1; ``[z]^k = |z| e^(i k arg z)``), and
+    clearly non-zero on edges against Gaussian noise (measured at 128 px, J=5: 0.24 vs 0.07 of the
+    normalised correlation at d=2).  Planted bugs it catches: the harmonic 2 (or ``2 d``) instead
+    of ``2^d``, a link at another orientation."""
+    J4, L4 = 4, 4
+    model = moment_model("phase_harmonic", (64, 64), J4, L4, marginal="none", scale_links="all").double()
+    x = load_texture("edges", 64).double()
+    links = model(x)["scale_cov"][0].numpy()
+    psi = model.psi_hat.double().numpy().reshape(J4, L4, 64, 64)
+    x_hat = np.fft.fft2(x[0, 0].numpy())
+    fine, coarse = np.fft.ifft2(x_hat * psi[0, 1]), np.fft.ifft2(x_hat * psi[2, 1])
+    harmonic = np.abs(coarse) * np.exp(1j * 4 * np.angle(coarse))
+    expected = np.mean((fine - fine.mean()) * np.conj(harmonic - harmonic.mean()))
+    neighbours, far = (J4 - 1) * L4 * L4, (J4 - 1) * (J4 - 2) // 2 * L4
+    index = neighbours + 1  # the d=2 block of j=0 comes right after the neighbours; t=1
+    assert links[index] == pytest.approx(expected.real, rel=1e-6, abs=1e-12)
+    assert links[neighbours + far + index] == pytest.approx(expected.imag, rel=1e-6, abs=1e-12)
 
 
 def test_periodic_fast_scattering_gradient_is_exact():
@@ -165,8 +194,9 @@ def test_report_findings_follow_the_numbers():
     from scatgen.synthesis.images.report import findings
 
     def row(spectrum, tv=0.1):
-        return {"n_moments": 10, "seconds_per_sample": 1.0,
-                "scores": {"spectrum_error": [spectrum, 0.0], "heldout/orientation_tv": [tv, 0.0]}}
+        point = {"evaluations": 10.0, "seconds": 1.0, "loss": 0.1,
+                 "scores": {"spectrum_error": [spectrum, 0.0], "heldout/orientation_tv": [tv, 0.0], "cross/gaussian": [0.0, 0.0]}}
+        return {"n_moments": 10, "stopped": ["plateau"], "points": {"final": point, "wall": point}}
 
     def results(gaussian_error):
         return {"brick": {"gaussian": row(gaussian_error), "phase_randomized": row(0.0)}}

@@ -17,10 +17,13 @@ exact spectrum (error < 0.002, docs/audio.md) on every built-in sound within 140
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 from tqdm.auto import tqdm
+
+from scatgen.synthesis.trajectory import Trajectory, run_until_stopped
 
 
 class MomentLoss(torch.nn.Module):
@@ -59,6 +62,7 @@ class Synthesis:
     losses: list[list[float]] = field(default_factory=list)  # per sample: loss at each evaluation
     seconds: float = 0.0
     iterations: int = 0                      # L-BFGS iterations run, all samples and rounds
+    trajectories: list[Trajectory] = field(default_factory=list)  # per sample, when the descent was watched
 
 
 def white_noise_like(target: torch.Tensor, seed: int) -> torch.Tensor:
@@ -70,19 +74,23 @@ def white_noise_like(target: torch.Tensor, seed: int) -> torch.Tensor:
 
 
 def synthesize(moments: torch.nn.Module, target: torch.Tensor, n_samples: int = 1, iterations: int = 100,
-               restarts: int = 2, seed: int = 0, history: int = 20, evaluations: int | None = None) -> Synthesis:
+               restarts: int = 2, seed: int = 0, history: int = 20, evaluations: int | None = None,
+               watch: Callable[[], Trajectory] | None = None) -> Synthesis:
     """``n_samples`` images (sample ``s`` starts from white noise with seed ``seed + s``), each with
     ``restarts`` rounds of at most ``iterations`` L-BFGS iterations (strong Wolfe line search, at
     most ``evaluations`` loss evaluations per round, ``2 iterations`` unless given); the memory of
-    L-BFGS is reset at each round.  The loss curve holds the loss at every evaluation."""
+    L-BFGS is reset at each round.  The loss curve holds the loss at every evaluation.  ``watch``
+    gives each sample a ``Trajectory``: it sees every evaluation, may stop the descent, and the
+    sample is then its best image."""
     evaluations = 2 * iterations if evaluations is None else evaluations
     loss_fn = MomentLoss(moments, target)
     start = time.perf_counter()
-    images, curves, n_iter = [], [], 0
+    images, curves, trajectories, n_iter = [], [], [], 0
     bar = tqdm(total=n_samples * restarts * evaluations, desc="synthesis", unit="eval", leave=False)
     for s in range(n_samples):
         x = white_noise_like(target, seed + s).requires_grad_(True)
         curve = []
+        trajectory = watch() if watch else None
         for _ in range(restarts):
             # One call runs all the iterations: torch's L-BFGS stalls when driven one iteration per
             # call (max_iter=1) with a line search; measured on gravel: stuck at 0.39 vs 2e-8.
@@ -95,16 +103,21 @@ def synthesize(moments: torch.nn.Module, target: torch.Tensor, n_samples: int = 
                 loss.backward()
                 curve.append(float(loss.detach()))
                 bar.update(1)
+                if trajectory:
+                    trajectory.observe(x, curve[-1])
                 return loss
 
             if iterations > 0:
-                opt.step(closure)
+                run_until_stopped(lambda: opt.step(closure))
                 n_iter += opt.state[x]["n_iter"]
             bar.set_postfix(loss=f"{curve[-1]:.3g}" if curve else "-")
-        images.append(x.detach())
+            if trajectory and trajectory.stopped != "optimiser":
+                break
+        images.append(trajectory.finish().image if trajectory else x.detach())
         curves.append(curve)
+        trajectories += [trajectory] if trajectory else []
     bar.close()
-    return Synthesis(torch.cat(images), curves, time.perf_counter() - start, n_iter)
+    return Synthesis(torch.cat(images), curves, time.perf_counter() - start, n_iter, trajectories)
 
 
 def phase_randomized(target: torch.Tensor, n_samples: int = 1, seed: int = 0) -> torch.Tensor:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -26,6 +27,7 @@ from torch import nn
 
 from scatgen.errors import UserError
 from scatgen.synthesis.microcanonical import Synthesis, white_noise_like
+from scatgen.synthesis.trajectory import Trajectory, run_until_stopped
 
 ANCHORS = ("portilla_simoncelli", "pywph")
 WPH_CLASSES = ["S11", "S00", "S01", "Cphase", "C01", "C00", "L"]
@@ -107,36 +109,45 @@ def anchor_statistics(name: str, shape: tuple[int, int], J: int, device: str = "
     raise ValueError(f"anchor={name!r} is unknown; use one of {', '.join(ANCHORS)}")
 
 
-def synthesize_portilla_simoncelli(target: torch.Tensor, n_samples: int, evaluations: int, seed: int = 0) -> Synthesis:
+def synthesize_portilla_simoncelli(target: torch.Tensor, n_samples: int, evaluations: int, seed: int = 0,
+                                   watch: Callable[[], Trajectory] | None = None) -> Synthesis:
     """plenoptic's recipe: ``Metamer`` with the PS loss factory, L-BFGS (strong Wolfe, lr 1, history
-    100), one optimiser step of at most ``evaluations`` loss evaluations per sample."""
+    100), one optimiser step of at most ``evaluations`` loss evaluations per sample (``watch``: as
+    ``microcanonical.synthesize``)."""
     po = require("plenoptic")
     model = PortillaSimoncelliStatistics(target.shape[-2:]).model.to(target.device)
     loss_fn = po.loss.portilla_simoncelli_loss_factory(model, target)
-    images, curves, n_iter, start = [], [], 0, time.perf_counter()
+    images, curves, trajectories, n_iter, start = [], [], [], 0, time.perf_counter()
     for s in range(n_samples):
         curve: list[float] = []
+        trajectory = watch() if watch else None
+        held: dict = {}
 
-        def recorded(a, b, curve=curve):
+        def recorded(a, b, curve=curve, trajectory=trajectory, held=held):
             loss = loss_fn(a, b)
             curve.append(float(loss.detach()))
+            if trajectory:
+                trajectory.observe(held["met"].metamer, curve[-1])
             return loss
 
-        met = po.Metamer(target, model, loss_function=recorded)
+        met = held["met"] = po.Metamer(target, model, loss_function=recorded)
         met.setup(initial_image=white_noise_like(target, seed + s), optimizer=torch.optim.LBFGS,
                   optimizer_kwargs={"max_iter": evaluations, "max_eval": evaluations, "history_size": 100,
                                     "line_search_fn": "strong_wolfe", "lr": 1, "tolerance_grad": 0.0,
                                     "tolerance_change": 0.0})
-        met.synthesize(max_iter=1, stop_criterion=0.0)
+        run_until_stopped(lambda: met.synthesize(max_iter=1, stop_criterion=0.0))
         n_iter += int(next(iter(met.optimizer.state.values()))["n_iter"])
-        images.append(met.metamer.detach())
+        images.append(trajectory.finish().image if trajectory else met.metamer.detach())
         curves.append(curve)
-    return Synthesis(torch.cat(images), curves, time.perf_counter() - start, n_iter)
+        trajectories += [trajectory] if trajectory else []
+    return Synthesis(torch.cat(images), curves, time.perf_counter() - start, n_iter, trajectories)
 
 
-def synthesize_pywph(target: torch.Tensor, n_samples: int, evaluations: int, J: int, seed: int = 0) -> Synthesis:
+def synthesize_pywph(target: torch.Tensor, n_samples: int, evaluations: int, J: int, seed: int = 0,
+                     watch: Callable[[], Trajectory] | None = None) -> Synthesis:
     """pywph's recipe: the standardised example's moments with ``norm="auto"``, then scipy's L-BFGS-B
-    (``maxcor=20``, at most ``evaluations`` loss evaluations) on ``sum |c(x) - c(x1)|^2``."""
+    (``maxcor=20``, at most ``evaluations`` loss evaluations) on ``sum |c(x) - c(x1)|^2`` (``watch``:
+    as ``microcanonical.synthesize``; it sees the standardised image)."""
     from scipy.optimize import minimize
 
     op = _wph_operator(target.shape[-2:], J, str(target.device))
@@ -145,11 +156,19 @@ def synthesize_pywph(target: torch.Tensor, n_samples: int, evaluations: int, J: 
     op.clear_normalization()
     reference = op.apply(((x1 - mu) / sd).float(), norm="auto", pbc=True)
     shape = tuple(x1.shape)
-    images, curves, n_iter, start = [], [], 0, time.perf_counter()
+    images, curves, trajectories, n_iter, start = [], [], [], 0, time.perf_counter()
+
+    def to_image(v: torch.Tensor) -> torch.Tensor:  # the standardised variable -> the example's units
+        return (v.reshape(shape) * sd + mu)[None, None].to(target.dtype).to(target.device)
+
     for s in range(n_samples):
         curve: list[float] = []
+        trajectory = watch() if watch else None
+        if trajectory:
+            trajectory.to_image = to_image
+        result: dict = {}
 
-        def objective(v, curve=curve):
+        def objective(v, curve=curve, trajectory=trajectory):
             x = torch.from_numpy(v.reshape(shape)).float().to(target.device)
             x, chunks = op.preconfigure(x, requires_grad=True, pbc=True)
             total = 0.0
@@ -159,14 +178,24 @@ def synthesize_pywph(target: torch.Tensor, n_samples: int, evaluations: int, J: 
                 loss.backward(retain_graph=True)
                 total += float(loss.detach())
             curve.append(total)
+            if trajectory:
+                trajectory.observe(torch.from_numpy(v.copy()), total)
             return total, x.grad.detach().cpu().double().numpy().ravel()
 
+        def callback(intermediate, result=result):  # counts the iterations of a descent that a Stop ends
+            result["nit"] = result.get("nit", 0) + 1
+
         x0 = ((white_noise_like(target, seed + s)[0, 0].double() - mu) / sd).cpu().numpy().ravel()
-        result = minimize(objective, x0, method="L-BFGS-B", jac=True, tol=None,
-                          options={"maxiter": evaluations, "maxfun": evaluations, "gtol": 1e-14, "ftol": 1e-14,
-                                   "maxcor": 20})
-        n_iter += int(result.nit)
-        x = torch.from_numpy(np.asarray(result.x).reshape(shape)) * sd + mu
-        images.append(x[None, None].to(target.dtype).to(target.device))
+
+        def descend(x0=x0, objective=objective, callback=callback, result=result):
+            out = minimize(objective, x0, method="L-BFGS-B", jac=True, tol=None, callback=callback,
+                           options={"maxiter": evaluations, "maxfun": evaluations, "gtol": 1e-14, "ftol": 1e-14,
+                                    "maxcor": 20})
+            result.update(x=out.x, nit=int(out.nit))
+
+        run_until_stopped(descend)
+        n_iter += result.get("nit", 0)
+        images.append(trajectory.finish().image if trajectory else to_image(torch.from_numpy(np.asarray(result["x"]))))
         curves.append(curve)
-    return Synthesis(torch.cat(images), curves, time.perf_counter() - start, n_iter)
+        trajectories += [trajectory] if trajectory else []
+    return Synthesis(torch.cat(images), curves, time.perf_counter() - start, n_iter, trajectories)

@@ -11,17 +11,26 @@ shifts by multiples of ``2^J``, its subsampling grid).
   autocorrelation, equivalently).
 - ``scattering``: spatial averages of the scattering coefficients of orders 0, 1 and 2:
   ``1 + J L + L^2 J (J - 1) / 2`` moments (``fast``: our periodic backend; ``kymatio``: the
-  reference, with its reflection padding).
+  reference, with its reflection padding), and the marginal family.
 - ``phase_harmonic``: with ``W_l = x * psi_l`` (``l = (j, theta)``, kymatio's Morlet wavelets,
   periodic) and the phase harmonic ``[z]^k = |z| e^(i k arg z)``:
   means ``E x`` and ``E |W_l|`` (``1 + J L``);
   modulus covariances ``Cov(|W_l|, |W_l'|)`` for ``|j - j'| <= 1`` (``J L (L+1)/2 + (J-1) L^2``);
   same-scale covariances ``Cov(W_(j,t), W_(j,t'))``, ``t <= t'``: real, since kymatio's wavelets
   are real in Fourier and ``Cov = (1/N) sum_k |x^(k)|^2 psi^_t(k) psi^_t'(k)`` (``J L (L+1)/2``);
-  scale connections ``Cov(W_(j,t), [W_(j+1,t')]^2)``: the coarser coefficient's phase doubled
-  so that its frequency meets the finer one (complex: ``2 (J-1) L^2``);
+  scale connections ``Cov(W_(j,t), [W_(j',t')]^(2^(j'-j)))``: the coarser coefficient's phase
+  multiplied by the ratio of the two frequencies so that it meets the finer one; neighbouring
+  scales (``j' = j + 1``) for every orientation pair (complex: ``2 (J-1) L^2``), and with
+  ``scale_links="all"`` every farther pair too, at the same orientation, as pywph's ``Cphase``
+  (complex: ``(J-1)(J-2) L``);
   spatial correlations ``Cov(|W_l|(u), |W_l|(u + 2^j tau))`` and ``Cov(W_l(u), W_l(u + 2^j tau))``
-  for 4 directions ``tau`` (``3 * 4 J L``).
+  for 4 directions ``tau`` (``3 * 4 J L``);
+  and the marginal family.
+- the marginal family (``marginal``), moments of the pixel histogram of ``x - E x`` that the
+  wavelet moments do not fix: ``"moments"``, Portilla-Simoncelli's (standard deviation, minimum and
+  maximum in pixel units; skewness and kurtosis as a second family, so that each family weighs in
+  its own units): 5; ``"quantiles"``: the 9 quantiles at levels 0, 1/8, ..., 1 (minimum and maximum
+  included), whose mean gap is the histogram's W1 distance up to the quadrature: 9; ``"none"``: 0.
 """
 
 from __future__ import annotations
@@ -35,6 +44,42 @@ from scatgen.scattering.shapes import scattering_channels
 from scatgen.synthesis.registry import MomentModels
 
 SHIFTS = ((1, 0), (0, 1), (1, 1), (1, -1))
+MARGINALS = {"none": 0, "bin_means": 8, "moments": 3, "ps_moments": 5, "quantiles": 9}   # the family's moment count
+MARGINAL_WORDS = {"none": "none", "bin_means": "the means of 8 equal bins of the sorted pixels",
+                  "moments": "standard deviation, skewness, kurtosis",
+                  "ps_moments": "standard deviation, minimum, maximum, skewness, kurtosis",
+                  "quantiles": "9 quantiles"}
+DEFAULT_MARGINAL = "bin_means"   # chosen by research/synthesis_families.py (docs/research-log.md)
+DEFAULT_SCALE_LINKS = "all"      # pywph's Cphase pairs, within its 645 moments at J=5, L=4
+SCALE_LINKS = ("neighbours", "all")
+
+
+def marginal_moments(x: torch.Tensor, kind: str) -> dict[str, torch.Tensor]:
+    """The marginal family of ``(B, 1, H, W)`` (see the module's docstring)."""
+    if kind == "none":
+        return {}
+    centred = x.flatten(1) - x.flatten(1).mean(dim=1, keepdim=True)
+    variance = centred.pow(2).mean(dim=1)
+    shape = torch.stack([centred.pow(3).mean(dim=1) / variance.pow(1.5), centred.pow(4).mean(dim=1) / variance.pow(2)],
+                        dim=1)
+    if kind == "moments":
+        return {"marginal": variance.sqrt()[:, None], "marginal_shape": shape}
+    if kind == "ps_moments":
+        spread = torch.stack([variance.sqrt(), centred.min(dim=1).values, centred.max(dim=1).values], dim=1)
+        return {"marginal": spread, "marginal_shape": shape}
+    if kind == "bin_means":
+        ordered = centred.sort(dim=1).values
+        bins = torch.tensor_split(ordered, MARGINALS["bin_means"], dim=1)
+        return {"marginal": torch.stack([b.mean(dim=1) for b in bins], dim=1)}
+    if kind == "quantiles":
+        levels = torch.linspace(0, 1, MARGINALS["quantiles"], dtype=x.dtype, device=x.device)
+        return {"marginal": torch.quantile(centred, levels, dim=1).T}
+    raise ValueError(f"marginal={kind!r} is unknown; use one of {', '.join(MARGINALS)}")
+
+
+def check_option(name: str, value: str, allowed) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is unknown; use one of {', '.join(allowed)}")
 
 
 def free_frequencies(h: int, w: int) -> torch.Tensor:
@@ -68,20 +113,21 @@ class PowerSpectrum(nn.Module):
 
 
 class ScatteringMoments(nn.Module):
-    def __init__(self, shape: tuple[int, int], J: int = 4, L: int = 8, backend: str = "fast"):
+    def __init__(self, shape: tuple[int, int], J: int = 4, L: int = 8, backend: str = "fast", marginal: str = DEFAULT_MARGINAL):
         super().__init__()
-        self.shape, self.J, self.L, self.backend = tuple(shape), J, L, backend
+        check_option("marginal", marginal, MARGINALS)
+        self.shape, self.J, self.L, self.backend, self.marginal = tuple(shape), J, L, backend, marginal
         # fast: periodic (stationary moments); kymatio: the reference, with its reflection padding
         self.transform = scattering_transform(backend, J, self.shape, L, periodic=backend == "fast")
 
     @property
     def count(self) -> int:
-        return scattering_channels(self.J, self.L, 2)
+        return scattering_channels(self.J, self.L, 2) + MARGINALS[self.marginal]
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         s = self.transform(x[:, 0].contiguous()).mean(dim=(-2, -1))  # (B, K)
         n1 = 1 + self.J * self.L
-        return {"order0": s[:, :1], "order1": s[:, 1:n1], "order2": s[:, n1:]}
+        return {"order0": s[:, :1], "order1": s[:, 1:n1], "order2": s[:, n1:], **marginal_moments(x, self.marginal)}
 
 
 def morlet_bank(shape: tuple[int, int], J: int, L: int) -> torch.Tensor:
@@ -107,9 +153,12 @@ class PhaseHarmonicMoments(nn.Module):
     # brick 0.0107 -> 0.0068, gravel 0.0027 -> 0.0023, edges 0.0203 -> 0.0030
     loss_floor = 1.0
 
-    def __init__(self, shape: tuple[int, int], J: int = 4, L: int = 8):
+    def __init__(self, shape: tuple[int, int], J: int = 4, L: int = 8, marginal: str = DEFAULT_MARGINAL,
+                 scale_links: str = DEFAULT_SCALE_LINKS):
         super().__init__()
-        self.shape, self.J, self.L = tuple(shape), J, L
+        check_option("marginal", marginal, MARGINALS)
+        check_option("scale_links", scale_links, SCALE_LINKS)
+        self.shape, self.J, self.L, self.marginal, self.scale_links = tuple(shape), J, L, marginal, scale_links
         self.register_buffer("psi_hat", morlet_bank(self.shape, J, L), persistent=False)
         tri = torch.triu_indices(L, L)
         self.register_buffer("same_t1", tri[0], persistent=False)
@@ -119,7 +168,9 @@ class PhaseHarmonicMoments(nn.Module):
     def count(self) -> int:
         J, L = self.J, self.L
         pairs = L * (L + 1) // 2
-        return (1 + J * L) + (J * pairs + (J - 1) * L * L) + J * pairs + 2 * (J - 1) * L * L + 3 * len(SHIFTS) * J * L
+        far_links = (J - 1) * (J - 2) * L if self.scale_links == "all" else 0
+        return ((1 + J * L) + (J * pairs + (J - 1) * L * L) + J * pairs + 2 * (J - 1) * L * L + far_links
+                + 3 * len(SHIFTS) * J * L + MARGINALS[self.marginal])
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         J, L = self.J, self.L
@@ -133,9 +184,15 @@ class PhaseHarmonicMoments(nn.Module):
         mod_next = [_cov(m[:, j, :, None], m[:, j + 1, None, :]).flatten(1) for j in range(J - 1)]
         out["modulus_cov"] = torch.cat(mod_same + mod_next, dim=1)
         out["phase_cov"] = torch.cat([_cov(w[:, j, t1], w[:, j, t2]).real for j in range(J)], dim=1)
-        harmonic2 = w * w / m.clamp_min(1e-12).to(w.dtype)  # [z]^2 = |z| e^(2 i arg z)
-        out["scale_cov"] = _real_parts(torch.cat(
-            [_cov(w[:, j, :, None], harmonic2[:, j + 1, None, :]).flatten(1) for j in range(J - 1)], dim=1))
+        phase = w / m.clamp_min(1e-12).to(w.dtype)  # e^(i arg z); [z]^k = |z| e^(i k arg z)
+        harmonic2 = m * phase * phase
+        links = [_cov(w[:, j, :, None], harmonic2[:, j + 1, None, :]).flatten(1) for j in range(J - 1)]
+        if self.scale_links == "all":
+            power = phase * phase
+            for d in range(2, J):  # [W_(j+d)]^(2^d), same orientation
+                power = power * power  # e^(i 2^d arg z)
+                links += [_cov(w[:, j], m[:, j + d] * power[:, j + d]) for j in range(J - d)]
+        out["scale_cov"] = _real_parts(torch.cat(links, dim=1))
         shifted = []
         for j in range(J):
             for dy, dx in SHIFTS:
@@ -143,16 +200,21 @@ class PhaseHarmonicMoments(nn.Module):
                 shifted += [_cov(m[:, j], m[:, j].roll(shift, dims=(-2, -1))),
                             _real_parts(_cov(w[:, j], w[:, j].roll(shift, dims=(-2, -1))))]
         out["spatial_cov"] = torch.cat(shifted, dim=1)
-        return out
+        return {**out, **marginal_moments(x, self.marginal)}
 
 
 IMAGE_MODELS = MomentModels("images")
 IMAGE_MODELS.register("gaussian", "gaussian", lambda shape, J, L, backend: PowerSpectrum(shape))
-IMAGE_MODELS.register("scattering", "scattering", lambda shape, J, L, backend: ScatteringMoments(shape, J, L, backend))
-IMAGE_MODELS.register("phase_harmonic", "phase harmonic", lambda shape, J, L, backend: PhaseHarmonicMoments(shape, J, L))
+IMAGE_MODELS.register("scattering", "scattering",
+                      lambda shape, J, L, backend, **options: ScatteringMoments(shape, J, L, backend, **options))
+IMAGE_MODELS.register("phase_harmonic", "phase harmonic",
+                      lambda shape, J, L, backend, **options: PhaseHarmonicMoments(shape, J, L, **options))
 MODELS = IMAGE_MODELS.names()
+MODEL_OPTIONS = {"gaussian": (), "scattering": ("marginal",), "phase_harmonic": ("marginal", "scale_links")}
 
 
-def moment_model(name: str, shape: tuple[int, int], J: int = 4, L: int = 8, backend: str = "fast") -> nn.Module:
-    """The registered image model ``name`` for images of ``shape`` (``IMAGE_MODELS``)."""
-    return IMAGE_MODELS.build(name, shape, J, L, backend)
+def moment_model(name: str, shape: tuple[int, int], J: int = 4, L: int = 8, backend: str = "fast",
+                 **options) -> nn.Module:
+    """The registered image model ``name`` for images of ``shape`` (``IMAGE_MODELS``); ``options``:
+    the model's own (``marginal``, ``scale_links``)."""
+    return IMAGE_MODELS.build(name, shape, J, L, backend, **options)

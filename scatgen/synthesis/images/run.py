@@ -11,7 +11,7 @@ from scatgen.errors import ConfigError, check_integers
 from scatgen.storage.artefacts import write_json
 from scatgen.viz import plots
 from scatgen.synthesis.microcanonical import phase_randomized, synthesize
-from scatgen.synthesis.images.moments import MODELS, moment_model
+from scatgen.synthesis.images.moments import MODEL_OPTIONS, MODELS, moment_model
 from scatgen.synthesis.images.statistics import image_statistics
 from scatgen.synthesis.registry import mean_metrics, moment_errors
 from scatgen.synthesis.images.textures import load_texture
@@ -34,20 +34,35 @@ def evaluate(sample: torch.Tensor, target: torch.Tensor, judges: dict) -> dict[s
     return {**image_statistics(sample, target), **moment_errors(judges, sample, target)}
 
 
+def model_options(model: str, marginal: str | None = None, scale_links: str | None = None) -> dict[str, str]:
+    """The options ``model`` takes, those given (``None``: the model's default); one line for an
+    option the model does not take."""
+    given = {k: v for k, v in (("marginal", marginal), ("scale_links", scale_links)) if v is not None}
+    for key, value in given.items():
+        if key not in MODEL_OPTIONS[model]:
+            raise ConfigError(f"{key}={value} does not apply to model={model}; "
+                              f"it takes {', '.join(MODEL_OPTIONS[model]) or 'no options'} (leave {key} unset)")
+    return given
+
+
 def run_synthesis(texture: str, model: str, out_dir: str | Path, size: int = 128, J: int = 4, L: int = 8,
                   backend: str = "fast", n_samples: int = 2, iterations: int = 100, restarts: int = 2, seed: int = 0,
-                  device: str = "cpu") -> dict:
+                  device: str = "cpu", marginal: str | None = None, scale_links: str | None = None) -> dict:
     check_synthesis_config(model, size, J, L, n_samples, iterations, restarts)
+    options = model_options(model, marginal, scale_links)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = load_texture(texture, size).to(device)
-    moments = moment_model(model, (size, size), J, L, backend).to(device)
+    try:
+        moments = moment_model(model, (size, size), J, L, backend, **options).to(device)
+    except ValueError as err:  # an unknown marginal or scale_links value
+        raise ConfigError(str(err)) from None
     result = synthesize(moments, target, n_samples, iterations, restarts, seed)
     # every result is judged by every model's moments (the cross errors show what each one misses)
     judges = {name: moment_model(name, (size, size), J, L).to(device) for name in MODELS}
     per_sample = [evaluate(x[None], target, judges) for x in result.images]
     metrics = {"texture": texture, "model": model, "size": size, "J": J, "L": L, "backend": backend,
-               "n_moments": moments.count, "n_samples": n_samples, "iterations": iterations, "restarts": restarts,
+               **{k: getattr(moments, k) for k in MODEL_OPTIONS[model]}, "n_moments": moments.count, "n_samples": n_samples, "iterations": iterations, "restarts": restarts,
                "seconds": result.seconds, "seconds_per_sample": result.seconds / n_samples,
                "lbfgs_iterations": result.iterations, "evaluations": sum(len(c) for c in result.losses),
                "initial_loss": sum(c[0] for c in result.losses if c) / n_samples,
