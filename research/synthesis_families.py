@@ -19,13 +19,14 @@ from scatgen.synthesis.microcanonical import synthesize
 from scatgen.synthesis.trajectory import Trajectory
 
 VARIANTS = {
-    "phase harmonic, today": ("phase_harmonic", {}),
-    "+ all scale pairs": ("phase_harmonic", {"scale_links": "all"}),
+    "phase harmonic, today": ("phase_harmonic", {"scale_links": "neighbours", "marginal": "none"}),
+    "+ all scale pairs": ("phase_harmonic", {"scale_links": "all", "marginal": "none"}),
+    "+ bin means": ("phase_harmonic", {"scale_links": "neighbours", "marginal": "bin_means"}),
     "+ all scale pairs + bin means": ("phase_harmonic", {"scale_links": "all", "marginal": "bin_means"}),
     "+ all scale pairs + moments": ("phase_harmonic", {"scale_links": "all", "marginal": "moments"}),
     "+ all scale pairs + PS moments": ("phase_harmonic", {"scale_links": "all", "marginal": "ps_moments"}),
     "+ all scale pairs + quantiles": ("phase_harmonic", {"scale_links": "all", "marginal": "quantiles"}),
-    "scattering, today": ("scattering", {}),
+    "scattering, today": ("scattering", {"marginal": "none"}),
     "scattering + bin means": ("scattering", {"marginal": "bin_means"}),
     "scattering + moments": ("scattering", {"marginal": "moments"}),
 }

@@ -41,6 +41,18 @@ def train_long(cfg: DictConfig, run_dir: Path) -> None:
         raise UserError(f"training {run_dir} stopped; run the same command again to resume it from its newest checkpoint")
 
 
+def trained_on(run_dir: Path) -> str:
+    """What the run's data and batch were, from its own composed config (``.hydra/config.yaml``)."""
+    from omegaconf import OmegaConf
+
+    path = run_dir / ".hydra" / "config.yaml"
+    if not path.is_file():
+        return "the study's data, batch of 32 and generator"
+    data = OmegaConf.load(path).data
+    return (f"{data.n_train:,} polygons of {data.image_size}x{data.image_size} generated (the study's models had 8,192), "
+            f"batch of {data.batch_size}, the study's generator")
+
+
 def reference_values(metrics_file: Path, model: str) -> dict:
     """The mean over seeds of ``model``'s ``CURVE_KEYS`` in a study's ``metrics.json`` (``{}`` if absent)."""
     if not metrics_file.is_file():
@@ -59,8 +71,8 @@ def gan_long(cfg: DictConfig) -> list[dict]:
                           tuple(cfg.grid_steps), QUALITY_BAR)
     if cfg.get("page") and records:
         timing = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").is_file() else {}
-        header = [f"`make study-gan-long` trains the study's SN-GAN (`experiment={cfg.recipe}`, seed {cfg.seed}: the "
-                  "study's data, batch of 32 and generator) to 30,000 generator steps and evaluates a checkpoint every "
+        header = [f"`make study-gan-long` trains the study's SN-GAN (`experiment={cfg.recipe}`, seed {cfg.seed}: "
+                  f"{trained_on(run_dir)}) to 30,000 generator steps and evaluates a checkpoint every "
                   "2,500 on N(0, Id) samples (`scatgen/learning_curve.py`). The training took "
                   f"{format_value(timing.get('time/fit_s', float('nan')) / 60)} min of fit on this run's machine "
                   f"({cpu_kind()}, precision {timing.get('precision', '?')}). The curve's data: "

@@ -183,7 +183,7 @@ def test_the_real_features_are_fitted_once_per_process_for_the_same_images(train
     monkeypatch.setattr(context, "_REAL_FEATURES", {})
     _, datamodule, model = load_model(trained / "checkpoints/last.ckpt")
     settings = StudySettings(parts=("samples", "distribution"), n_samples=64, feature_J=2, feature_components=8,
-                             kid_subset_size=32)
+                             kid_subset_size=32, cache_dir=str(tmp_path / "cache"))
     first, second = (run_study(model, datamodule, tmp_path / str(i), settings) for i in range(2))
     assert len(fits) == 1 and first["sample/fid"] == second["sample/fid"] and first["data/fid"] == second["data/fid"]
 
@@ -198,6 +198,39 @@ def test_the_real_features_are_fitted_once_per_process_for_the_same_images(train
 
     third = run_study(model, OtherPixels(), tmp_path / "2", settings)
     assert len(fits) == 2 and third["data/fid"] != first["data/fid"]
+
+
+def test_a_later_process_reads_the_real_features_from_the_cache(trained, tmp_path, monkeypatch):
+    """The fitted feature map and the real splits' features are kept in ``<cache_dir>/features/``:
+    a new process (the in-process entry cleared) on the same images fits nothing and gives the
+    same scores; a damaged file is recomputed with a warning, not fatal.  Planted bugs it catches:
+    the test split's features left out of the file (a later FID on other real features), the
+    map's buffers not restored (other scores)."""
+    from scatgen.evaluate import load_model
+    from scatgen.metrics.features import ScatteringFeatures
+    from scatgen.studies import context
+    from scatgen.studies.study import StudySettings, run_study
+
+    fits, embeds = [], []
+    fit, embed = ScatteringFeatures.fit, ScatteringFeatures.embed
+    monkeypatch.setattr(ScatteringFeatures, "fit", lambda self, x: fits.append(len(x)) or fit(self, x))
+    monkeypatch.setattr(ScatteringFeatures, "embed", lambda self, x, desc=None: embeds.append(desc) or embed(self, x, desc))
+    _, datamodule, model = load_model(trained / "checkpoints/last.ckpt")
+    settings = StudySettings(parts=("samples", "distribution"), n_samples=64, feature_J=2, feature_components=8,
+                             kid_subset_size=32, cache_dir=str(tmp_path / "cache"))
+    monkeypatch.setattr(context, "_REAL_FEATURES", {})
+    first = run_study(model, datamodule, tmp_path / "0", settings)
+    assert len(fits) == 1 and "features test" in embeds
+    (cached,) = (tmp_path / "cache" / "features").glob("*.pt")
+    monkeypatch.setattr(context, "_REAL_FEATURES", {})  # a new process
+    embeds.clear()
+    second = run_study(model, datamodule, tmp_path / "1", settings)
+    assert len(fits) == 1 and "features test" not in embeds
+    assert second["sample/fid"] == first["sample/fid"] and second["data/fid"] == first["data/fid"]
+    cached.write_bytes(b"damaged")
+    monkeypatch.setattr(context, "_REAL_FEATURES", {})
+    third = run_study(model, datamodule, tmp_path / "2", settings)
+    assert len(fits) == 2 and third["data/fid"] == pytest.approx(first["data/fid"], rel=1e-5)
 
 
 @pytest.mark.slow  # two evaluations of a checkpoint: ~17 s

@@ -129,9 +129,13 @@ def run_model(texture: str, model: str, target: torch.Tensor, s: Settings, judge
                 done.get("at_seconds") == at_seconds:
             return done
     window = 50 if s.plateau else None
+    print(f"[scatgen] {Path(texture).name} / {model}: synthesising {s.n_samples} sample(s), at most {s.cap} evaluations "
+          "each ...", flush=True)
     result, count = synthesize_with(model, target, s, lambda: Trajectory(
         cap=s.cap, window=window, at_evaluations=CHECKPOINTS, at_seconds=at_seconds))
     trajectories = result.trajectories
+    print(f"[scatgen] {Path(texture).name} / {model}: stopped by {', '.join(t.stopped for t in trajectories)} after "
+          f"{', '.join(str(len(t.losses)) for t in trajectories)} evaluations, {result.seconds:.0f} s", flush=True)
     metrics = {"texture": texture, "model": model, "settings": asdict(s), "judges": sorted(judges),
                "at_seconds": at_seconds, "cpu": cpu_kind(), "n_moments": count,
                "stopped": [t.stopped for t in trajectories], "iterations": result.iterations / s.n_samples,
