@@ -275,11 +275,16 @@ def comparison_line(results: dict, ours: str, anchor: str, point: str, when: str
     tally = compare(results, ours, anchor, point)
     total = sum(len(v) for v in tally.values())
     unconverged = [f"{LABELS[m]} on {t}" for t, r in results.items() for m in (ours, anchor) if not converged(r[m], m)]
+    reached = ""
+    if point == "wall":  # why the time matters: how far each descent got in it
+        ours_n, anchor_n = (np.mean([r[m]["points"]["wall"]["evaluations"] for r in results.values()]) for m in (ours, anchor))
+        reached = (f"; in that time scatgen's {LABELS[ours]} ran {format_value(float(ours_n))} evaluations and "
+                   f"{LABELS[anchor]} {format_value(float(anchor_n))} (means over the textures)")
     return (f"- **scatgen {LABELS[ours]} against {LABELS[anchor]}, {when}** ({total} comparisons: {len(results)} textures x "
             f"{len(HELD_OUT)} held-out statistics): better on {len(tally['better'])}, equal on {len(tally['equal'])}, "
             f"worse on {len(tally['worse'])}"
             + (f" (worse: {'; '.join(tally['worse'])})" if tally["worse"] else "")
-            + (f"; not converged: {', '.join(unconverged)}" if unconverged else "") + ".")
+            + (f"; not converged: {', '.join(unconverged)}" if unconverged else "") + reached + ".")
 
 
 def goals(results: dict, models: list[str]) -> list[str]:
