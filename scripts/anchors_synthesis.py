@@ -33,6 +33,7 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", type=Path, default=ROOT / "logs" / "anchors" / "report",
                    help="where synthesis.md and its figures go (make synthesis-report: docs/)")
+    p.add_argument("--page", default="synthesis.md", help="the page's file name; its figures go to a folder of its stem")
     p.add_argument("--runs", type=Path, default=ROOT / "logs" / "anchors", help="one directory per texture and model")
     args = p.parse_args()
     check_synthesis_config("scattering", args.size, args.J, n_samples=args.samples, iterations=args.cap)
@@ -42,7 +43,8 @@ def main() -> None:
                           "a directory; rename one")
     settings = Settings(size=args.size, J=args.J, n_samples=args.samples, cap=args.cap, plateau=not args.no_plateau,
                         device=args.device)
-    path = synthesis_report(args.textures, args.out, args.runs, settings, args.models, reference=args.reference)
+    path = synthesis_report(args.textures, args.out, args.runs, settings, args.models, page=args.page,
+                            reference=args.reference)
     print(f"[scatgen] {path}")
 
 

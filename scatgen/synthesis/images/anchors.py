@@ -11,7 +11,8 @@
 
 Both also judge: ``{family: (B, n)}`` moments as scatgen's models return, so every synthesis is
 measured under every model's statistics.  Each synthesis starts from the same white noise as
-scatgen's (``white_noise_like``) and is given a budget of loss+gradient evaluations.
+scatgen's (``white_noise_like``), is given a budget of loss+gradient evaluations, and may be
+watched by a ``Trajectory`` that stops it at its plateau and keeps its best image.
 """
 
 from __future__ import annotations
