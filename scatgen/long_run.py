@@ -71,9 +71,11 @@ def gan_long(cfg: DictConfig) -> list[dict]:
                           tuple(cfg.grid_steps), QUALITY_BAR)
     if cfg.get("page") and records:
         timing = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").is_file() else {}
-        header = [f"`make study-gan-long` trains the study's SN-GAN (`experiment={cfg.recipe}`, seed {cfg.seed}: "
-                  f"{trained_on(run_dir)}) to 30,000 generator steps and evaluates a checkpoint every "
-                  "2,500 on N(0, Id) samples (`scatgen/learning_curve.py`). The training took "
+        command = ("make study-gan-long" if (cfg.recipe, cfg.seed) == ("study32_gan_long", 0)
+                   else f"python scripts/gan_long.py recipe={cfg.recipe} seed={cfg.seed}")
+        header = [f"`{command}` trains the study's SN-GAN (`experiment={cfg.recipe}`, seed {cfg.seed}: "
+                  f"{trained_on(run_dir)}) and evaluates a checkpoint every 2,500 generator steps, up to "
+                  f"{records[-1]['g_step']:,}, on N(0, Id) samples (`scatgen/learning_curve.py`). The training took "
                   f"{format_value(timing.get('time/fit_s', float('nan')) / 60)} min of fit on this run's machine "
                   f"({cpu_kind()}, precision {timing.get('precision', '?')}). The curve's data: "
                   f"[curve.json]({Path(cfg.out_dir).name}/curve.json).", ""]

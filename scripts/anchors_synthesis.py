@@ -7,6 +7,8 @@ is skipped with a message; an interrupted run resumes model by model from --runs
 
 import argparse
 import os
+import shlex
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,6 +18,16 @@ from scatgen.errors import ConfigError, check_integers  # noqa: E402
 from scatgen.synthesis.images.report import LABELS, REFERENCE, Settings, synthesis_report  # noqa: E402
 from scatgen.synthesis.images.run import check_synthesis_config  # noqa: E402
 from scatgen.synthesis.images.textures import BUILTIN  # noqa: E402
+
+
+def as_typed(argument: str) -> str:
+    """One argument as a user would type it: a path under the repository relative to it, one under
+    the home directory as ``~/...`` (left unquoted so that the shell expands it), the rest quoted."""
+    if argument.startswith(str(ROOT)):
+        argument = os.path.relpath(argument, ROOT)
+    if argument.startswith(str(Path.home()) + "/"):
+        return "~" + shlex.quote(argument[len(str(Path.home())):])
+    return shlex.quote(argument)
 
 
 @exit_on_user_error
@@ -43,8 +55,10 @@ def main() -> None:
                           "a directory; rename one")
     settings = Settings(size=args.size, J=args.J, n_samples=args.samples, cap=args.cap, plateau=not args.no_plateau,
                         device=args.device)
+    command = None if args.textures == list(BUILTIN) and args.page == "synthesis.md" else \
+        "python scripts/anchors_synthesis.py " + " ".join(as_typed(a) for a in sys.argv[1:])
     path = synthesis_report(args.textures, args.out, args.runs, settings, args.models, page=args.page,
-                            reference=args.reference)
+                            reference=args.reference, command=command)
     print(f"[scatgen] {path}")
 
 

@@ -104,11 +104,28 @@ def test_the_goals_say_met_or_by_how_much_they_are_missed():
 
     models = ["phase_harmonic", "portilla_simoncelli", "pywph"]
     met = goals(results(0.1), models)
-    assert "**met** (15 of 15" in met[0] and "**met** (15 of 15" in met[1]
+    assert "**met** (15 of 15" in met[0] and "**met** (15 of 15" in met[2]
     missed = goals(results(0.3), models)
-    assert "**missed by 12** (0 of 15" in missed[0] and "**missed by 10** (0 of 15" in missed[1]
+    assert "**missed by 12** (0 of 15" in missed[0] and "**missed by 10** (0 of 15" in missed[2]
     more = goals(results(0.1, ours_moments=700), models)
     assert "not with fewer moments" in more[0]
+
+
+def test_the_any_texture_check_wants_the_pixel_w1_no_worse_and_the_orientation_tv_within_10_percent():
+    """The issue's check on a texture outside the five.  Planted bugs it catches: the margin applied
+    to the pixel W1 too, or the orientation margin dropped or turned the wrong way."""
+    def check(w1, tv):
+        scores = _result(0.1)
+        scores["points"]["final"]["scores"] |= {"marginal_w1": [w1, 0.0], "heldout/orientation_tv": [tv, 0.0]}
+        line = goals({"moon": {"phase_harmonic": scores, "pywph": _result(0.1, model="pywph", n_moments=645)}},
+                     ["phase_harmonic", "pywph"])[1]
+        assert line.startswith("- Pixel histogram W1 no worse") and "moon" in line
+        return "**met**" in line
+
+    assert check(0.1, 0.109)        # TV 9% worse: within the margin
+    assert not check(0.1, 0.111)    # 11% worse
+    assert not check(0.105, 0.05)   # pixel W1 5% worse: no margin there
+    assert check(0.05, 0.05)
 
 
 def test_a_model_far_from_its_own_statistics_is_marked_not_converged_in_every_table():
