@@ -316,6 +316,24 @@ def test_the_precision_cache_tells_cpus_of_one_name_apart_by_their_flags(monkeyp
     assert len(json.loads((tmp_path / "scatgen" / "cpu_precision.json").read_text())) == 2
 
 
+def test_a_float32_only_cpu_trains_in_float32_measures_once_and_every_run_says_why(monkeypatch, tmp_path, caplog):
+    """Issue 39's fourth item, on a CPU without bf16 (emulated bf16 measured at 0.12x on the AVX2-only
+    EPYC).  Planted bugs it catches: the measurement repeated on every run (the cache not read), a
+    run reading the cache without saying which precision it chose and why."""
+    monkeypatch.delenv("SCATGEN_CPU_PRECISION", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(devices, "_cpu_flags", lambda: ("avx2",))
+    calls = []
+    monkeypatch.setattr(devices, "measure_bf16_speedup", lambda rounds=5: calls.append(rounds) or 0.12)
+    with caplog.at_level("INFO", logger="scatgen.devices"):
+        assert devices.cpu_precision.__wrapped__() == "32-true"
+        assert "bf16 autocast is 0.12x float32 on this CPU" in caplog.text and "training in 32-true" in caplog.text
+        caplog.clear()
+        assert devices.cpu_precision.__wrapped__() == "32-true"  # a later run: the cache, no measurement
+    assert calls == [5]
+    assert "training in 32-true: bf16 autocast was measured at 0.12x float32 on this CPU" in caplog.text
+
+
 def test_metrics_json_records_the_precision(finished_run):
     run, _ = finished_run
     assert json.loads((run / "metrics.json").read_text())["precision"] in devices.PRECISIONS
