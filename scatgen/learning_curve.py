@@ -76,14 +76,15 @@ def plot_curve(records: list[dict], path: Path, reference: dict | None = None, r
 
 
 def curve_page(records: list[dict], folder: str, bar: dict[str, float], reference: dict | None = None,
-               reference_name: str = "", header: list[str] | None = None, grid_steps: tuple[int, ...] = ()) -> str:
+               reference_name: str = "", header: list[str] | None = None, grid_steps: tuple[int, ...] = (),
+               title: str = "The GAN at a GAN's budget") -> str:
     """The curve's page (``docs/gan_long.md``): a table of every checkpoint, the figure, the sample grids,
     and the verdict at the last point against ``bar`` (``{registry key: least value}``), in words drawn
     from the numbers."""
     last = records[-1]
     met = {k: last.get(k) is not None and last[k] >= v for k, v in bar.items()}
     cols = [k for k in CURVE_KEYS if any(k in r for r in records)]
-    lines = ["# The GAN at a GAN's budget", "", *(header or []),
+    lines = [f"# {title}", "", *(header or []),
              f"At its last checkpoint ({last['g_step']:,} generator steps), on {format_value(last.get('modes/n_samples'))} "
              "samples from N(0, Id): " + "; ".join(
                  f"{REGISTRY[k].heading(last)} {format_value(last.get(k))} (bar {v:g}: {'met' if met[k] else 'not met'})"

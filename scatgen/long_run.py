@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from scatgen.errors import UserError
 from scatgen.training import newest_checkpoint
@@ -41,14 +41,17 @@ def train_long(cfg: DictConfig, run_dir: Path) -> None:
         raise UserError(f"training {run_dir} stopped; run the same command again to resume it from its newest checkpoint")
 
 
-def trained_on(run_dir: Path) -> str:
-    """What the run's data and batch were, from its own composed config (``.hydra/config.yaml``)."""
-    from omegaconf import OmegaConf
-
+def run_data(run_dir: Path) -> DictConfig | None:
+    """The run's ``data`` node, from its own composed config (``.hydra/config.yaml``)."""
     path = run_dir / ".hydra" / "config.yaml"
-    if not path.is_file():
+    return OmegaConf.load(path).data if path.is_file() else None
+
+
+def trained_on(run_dir: Path) -> str:
+    """What the run's data and batch were."""
+    data = run_data(run_dir)
+    if data is None:
         return "the study's data, batch of 32 and generator"
-    data = OmegaConf.load(path).data
     return (f"{data.n_train:,} polygons of {data.image_size}x{data.image_size} generated (the study's models had 8,192), "
             f"batch of {data.batch_size}, the study's generator")
 
@@ -71,7 +74,8 @@ def gan_long(cfg: DictConfig) -> list[dict]:
                           tuple(cfg.grid_steps), QUALITY_BAR)
     if cfg.get("page") and records:
         timing = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").is_file() else {}
-        command = ("make study-gan-long" if (cfg.recipe, cfg.seed) == ("study32_gan_long", 0)
+        default = OmegaConf.load(ROOT / "conf" / "gan_long.yaml").recipe  # the recipe make study-gan-long runs
+        command = ("make study-gan-long" if (cfg.recipe, cfg.seed) == (default, 0)
                    else f"python scripts/gan_long.py recipe={cfg.recipe} seed={cfg.seed}")
         header = [f"`{command}` trains the study's SN-GAN (`experiment={cfg.recipe}`, seed {cfg.seed}: "
                   f"{trained_on(run_dir)}) and evaluates a checkpoint every 2,500 generator steps, up to "
@@ -80,11 +84,14 @@ def gan_long(cfg: DictConfig) -> list[dict]:
                   f"({cpu_kind()}, precision {timing.get('precision', '?')}). The curve's data: "
                   f"[curve.json]({Path(cfg.out_dir).name}/curve.json).", ""]
         Path(cfg.page).write_text(curve_page(records, Path(cfg.out_dir).name, QUALITY_BAR, reference,
-                                             f"{cfg.reference_model} ({cfg.reference_label})", header, tuple(cfg.grid_steps)))
+                                             f"{cfg.reference_model} ({cfg.reference_label})", header, tuple(cfg.grid_steps),
+                                             title="The GAN at a GAN's budget" + ("" if command.startswith("make") else
+                                                                                  f": {cfg.recipe}, seed {cfg.seed}")))
     if cfg.get("study_report") and (ROOT / cfg.study_report / "report.md").is_file() and records:
         axes = load_axes_table(ROOT / cfg.axes_report) if cfg.get("axes_report") else None
+        data = run_data(run_dir)  # what the GAN saw, said beside its verdict (it may differ from the study's data)
         path = refresh_answer(ROOT / cfg.study_report, claim2(axes) if axes else None, claim1(axes) if axes else None,
-                              records[-1])
+                              {**records[-1], **({"data/n_train": data.n_train} if data is not None else {})})
         log.info("the study report's answer now judges claim 3's image quality on this run -> %s", path)
     log.info("curve of %d checkpoints -> %s (%.1f min in all, this call)", len(records), cfg.out_dir,
              (time.perf_counter() - t0) / 60)

@@ -308,6 +308,9 @@ def test_the_answer_gives_one_verdict_per_claim_from_every_measurement():
     assert head.format(1, c1, "shown") in text and "but not every mode: 2.0 forgotten mode(s)" in text
     assert head.format(2, c2, "shown") in text and head.format(3, c3, "shown") in text
     assert "judged at a GAN's budget* (30,000 generator steps" in text and "not yet learned corners" in text
+    # a long GAN trained on other data than the study's says so beside its verdict
+    assert "(30,000 generator steps on 65,536 generated images," in findings(runs, None, None,
+                                                                             {**good, "data/n_train": 65536})
     assert head.format(1, c1, "not shown") in findings(runs, None, ("not shown", "no fall"), good)
     assert head.format(1, c1, "not shown") in findings(runs)  # no size axis: the forgotten modes decide
     assert head.format(1, c1, "shown") in findings(_fake_runs(gan=forgets, scattering={}))

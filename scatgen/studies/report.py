@@ -204,7 +204,8 @@ def findings(runs, saturation: tuple[str, str] | None = None, storage: tuple[str
                      else "already draws polygons."))
     if long_gan:
         keeps = all(long_gan.get(k) is not None and long_gan[k] >= bar for k, bar in QUALITY_BAR.items())
-        claim3.insert(0, f"*GANs keep image quality, judged at a GAN's budget* ({long_gan['g_step']:,} generator steps, "
+        seen = f" on {long_gan['data/n_train']:,} generated images" if long_gan.get("data/n_train") else ""
+        claim3.insert(0, f"*GANs keep image quality, judged at a GAN's budget* ({long_gan['g_step']:,} generator steps{seen}, "
                          f"`make study-gan-long`, [curve](../gan_long.md)): " + ("shown" if keeps else "not shown") +
                       f": {format_value(long_gan.get('modes/good_fraction'))} of its samples are confident (bar "
                       f"{QUALITY_BAR['modes/good_fraction']:g}) and their precision is "
