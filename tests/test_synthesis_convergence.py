@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from scatgen.synthesis.images.moments import moment_model
-from scatgen.synthesis.images.report import compare, findings, goals, table
+from scatgen.synthesis.images.report import Settings, compare, findings, goals, model_identity, reusable, table
 from scatgen.synthesis.images.textures import load_texture
 from scatgen.synthesis.microcanonical import MomentLoss, synthesize
 from scatgen.synthesis.trajectory import Stop, Trajectory
@@ -141,3 +141,18 @@ def test_a_model_far_from_its_own_statistics_is_marked_not_converged_in_every_ta
     lines = findings(results, ["phase_harmonic", "portilla_simoncelli"])
     assert any("not converged: Portilla-Simoncelli (plenoptic) on brick" in line for line in lines)
     assert any("has not reached its own statistics" in line and "brick (1.33)" in line for line in lines)
+
+
+def test_a_stored_run_of_a_model_built_otherwise_is_not_reused():
+    """The report resumes from stored runs; a run made before a model's default changed (scale links,
+    marginal family) must be made again.  Planted bug it catches: reuse keyed on the settings alone
+    (the report then shows the old model's numbers under the new model's name)."""
+    s = Settings(size=64, J=4, L=4, cap=5)
+    now = model_identity("phase_harmonic", (64, 64), s)
+    other = model_identity("phase_harmonic", (64, 64), s) | {"n_moments": now["n_moments"] + 48}
+    stored = {"settings": {**s.__dict__}, "judges": ["a"], "at_seconds": None}
+    assert reusable(stored | now, now, s, ["a"], None)
+    assert not reusable(stored | other, now, s, ["a"], None)
+    assert not reusable(stored | now | {"model_options": {"marginal": "none", "scale_links": "all"}}, now, s, ["a"], None)
+    assert not reusable(stored | now, now, s, ["a"], 10.0)   # another reference time
+    assert reusable(stored, {}, s, ["a"], None)               # an anchor: nothing of scatgen's to compare

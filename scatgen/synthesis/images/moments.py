@@ -22,15 +22,17 @@ shifts by multiples of ``2^J``, its subsampling grid).
   multiplied by the ratio of the two frequencies so that it meets the finer one; neighbouring
   scales (``j' = j + 1``) for every orientation pair (complex: ``2 (J-1) L^2``), and with
   ``scale_links="all"`` every farther pair too, at the same orientation, as pywph's ``Cphase``
-  (complex: ``(J-1)(J-2) L``);
+  (complex: ``(J-1)(J-2) L``; an option: at convergence it did not help, docs/research-log.md);
   spatial correlations ``Cov(|W_l|(u), |W_l|(u + 2^j tau))`` and ``Cov(W_l(u), W_l(u + 2^j tau))``
   for 4 directions ``tau`` (``3 * 4 J L``);
   and the marginal family.
 - the marginal family (``marginal``), moments of the pixel histogram of ``x - E x`` that the
-  wavelet moments do not fix: ``"moments"``, Portilla-Simoncelli's (standard deviation, minimum and
-  maximum in pixel units; skewness and kurtosis as a second family, so that each family weighs in
-  its own units): 5; ``"quantiles"``: the 9 quantiles at levels 0, 1/8, ..., 1 (minimum and maximum
-  included), whose mean gap is the histogram's W1 distance up to the quadrature: 9; ``"none"``: 0.
+  wavelet moments do not fix: ``"bin_means"`` (the default), the sorted pixels averaged over 8
+  equal bins, whose mean gap is the histogram's W1 distance up to the quadrature, every pixel with a
+  gradient: 8; ``"moments"``: standard deviation, skewness, kurtosis: 3; ``"ps_moments"``,
+  Portilla-Simoncelli's (those and the minimum and maximum): 5; ``"quantiles"``: the 9 quantiles at
+  levels 0, 1/8, ..., 1: 9; ``"none"``: 0.  The minimum, maximum and quantiles take their gradient
+  from one or two pixels and stall L-BFGS (docs/research-log.md).
 """
 
 from __future__ import annotations
@@ -50,7 +52,10 @@ MARGINAL_WORDS = {"none": "none", "bin_means": "the means of 8 equal bins of the
                   "ps_moments": "standard deviation, minimum, maximum, skewness, kurtosis",
                   "quantiles": "9 quantiles"}
 DEFAULT_MARGINAL = "bin_means"   # chosen by research/synthesis_families.py (docs/research-log.md)
-DEFAULT_SCALE_LINKS = "all"      # pywph's Cphase pairs, within its 645 moments at J=5, L=4
+# neighbouring scales only: at convergence (128 px, five textures, 1,000 evaluations) every pair of scales
+# (pywph's Cphase, 609 moments at J=5, L=4) gave a mean orientation TV of 0.0699 against 0.0645 with
+# neighbours (561 moments), and gradient W1 0.00334 against 0.00306 (docs/research-log.md)
+DEFAULT_SCALE_LINKS = "neighbours"
 SCALE_LINKS = ("neighbours", "all")
 
 

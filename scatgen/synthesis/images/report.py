@@ -30,7 +30,8 @@ from scatgen.devices import cpu_kind  # noqa: E402
 from scatgen.storage.artefacts import write_json  # noqa: E402
 from scatgen.synthesis.images import anchors  # noqa: E402
 from scatgen.synthesis.microcanonical import Synthesis, phase_randomized, synthesize  # noqa: E402
-from scatgen.synthesis.images.moments import DEFAULT_MARGINAL, IMAGE_MODELS, MARGINAL_WORDS, MODELS, moment_model  # noqa: E402
+from scatgen.synthesis.images.moments import (DEFAULT_MARGINAL, IMAGE_MODELS, MARGINAL_WORDS, MODEL_OPTIONS,  # noqa: E402
+                                             MODELS, moment_model)  # noqa: E402
 from scatgen.synthesis.images.statistics import image_statistics  # noqa: E402
 from scatgen.synthesis.registry import moment_errors  # noqa: E402
 from scatgen.synthesis.images.textures import load_texture  # noqa: E402
@@ -119,15 +120,34 @@ def score_points(trajectories: list[Trajectory], target, judges, references, cap
     return points
 
 
+def model_identity(model: str, shape: tuple[int, int], s: Settings) -> dict:
+    """What makes a scatgen model's run reusable besides the settings: its moment count and options as
+    built now (a changed default, e.g. ``scale_links``, changes them); ``{}`` for the anchors."""
+    if model not in MODELS:
+        return {}
+    moments = moment_model(model, shape, s.J, s.L)
+    return {"n_moments": moments.count,
+            "model_options": {option: getattr(moments, option) for option in MODEL_OPTIONS[model]}}
+
+
+def reusable(done: dict, identity: dict, s: Settings, judges: list[str], at_seconds: float | None) -> bool:
+    """A stored run answers for this one: the same settings, judges, reference time and model (its
+    options compared where the run recorded them)."""
+    same_model = done.get("n_moments") == identity.get("n_moments", done.get("n_moments")) and \
+        done.get("model_options", identity.get("model_options")) == identity.get("model_options")
+    return done.get("settings") == asdict(s) and done.get("judges") == judges and done.get("at_seconds") == at_seconds \
+        and same_model
+
+
 def run_model(texture: str, model: str, target: torch.Tensor, s: Settings, judges: dict, references: dict,
               run_dir: Path, at_seconds: float | None) -> dict:
     """One model on one texture; reused from ``run_dir`` when it ran with the same settings, judges
     and reference time (an interrupted report resumes where it stopped)."""
     path = run_dir / "metrics.json"
+    identity = model_identity(model, tuple(target.shape[-2:]), s)
     if path.is_file():
         done = json.loads(path.read_text())
-        if done.get("settings") == asdict(s) and done.get("judges") == sorted(judges) and \
-                done.get("at_seconds") == at_seconds:
+        if reusable(done, identity, s, sorted(judges), at_seconds):
             return done
     window = 50 if s.plateau else None
     print(f"[scatgen] {Path(texture).name} / {model}: synthesising {s.n_samples} sample(s), at most {s.cap} evaluations "
@@ -137,7 +157,7 @@ def run_model(texture: str, model: str, target: torch.Tensor, s: Settings, judge
     trajectories = result.trajectories
     print(f"[scatgen] {Path(texture).name} / {model}: stopped by {', '.join(t.stopped for t in trajectories)} after "
           f"{', '.join(str(len(t.losses)) for t in trajectories)} evaluations, {result.seconds:.0f} s", flush=True)
-    metrics = {"texture": texture, "model": model, "settings": asdict(s), "judges": sorted(judges),
+    metrics = {"texture": texture, "model": model, **identity, "settings": asdict(s), "judges": sorted(judges),
                "at_seconds": at_seconds, "cpu": cpu_kind(), "n_moments": count,
                "stopped": [t.stopped for t in trajectories], "iterations": result.iterations / s.n_samples,
                "points": score_points(trajectories, target, judges, references, s.cap)}
