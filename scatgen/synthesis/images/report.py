@@ -141,8 +141,8 @@ def reusable(done: dict, identity: dict, s: Settings, judges: list[str], at_seco
 
 def run_model(texture: str, model: str, target: torch.Tensor, s: Settings, judges: dict, references: dict,
               run_dir: Path, at_seconds: float | None) -> dict:
-    """One model on one texture; reused from ``run_dir`` when it ran with the same settings, judges
-    and reference time (an interrupted report resumes where it stopped)."""
+    """One model on one texture; reused from ``run_dir`` when it ran with the same settings, judges,
+    reference time and model (``reusable``: an interrupted report resumes where it stopped)."""
     path = run_dir / "metrics.json"
     identity = model_identity(model, tuple(target.shape[-2:]), s)
     if path.is_file():
