@@ -157,8 +157,9 @@ def run_model(texture: str, model: str, target: torch.Tensor, s: Settings, judge
     trajectories = result.trajectories
     print(f"[scatgen] {Path(texture).name} / {model}: stopped by {', '.join(t.stopped for t in trajectories)} after "
           f"{', '.join(str(len(t.losses)) for t in trajectories)} evaluations, {result.seconds:.0f} s", flush=True)
-    metrics = {"texture": texture, "model": model, **identity, "settings": asdict(s), "judges": sorted(judges),
+    metrics = {"texture": texture, "model": model, "settings": asdict(s), "judges": sorted(judges),
                "at_seconds": at_seconds, "cpu": cpu_kind(), "n_moments": count,
+               "model_options": identity.get("model_options"),
                "stopped": [t.stopped for t in trajectories], "iterations": result.iterations / s.n_samples,
                "points": score_points(trajectories, target, judges, references, s.cap)}
     run_dir.mkdir(parents=True, exist_ok=True)
