@@ -16,8 +16,10 @@ $(VENV)/.installed: pyproject.toml
 train: install
 	$(PY) train.py
 
+# the fast suite on every logical CPU (pytest-xdist); a file's tests stay on one worker, so the
+# models its module-scoped fixtures train are trained once (tests/conftest.py shares the cores out)
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n logical --dist loadfile
 
 # the documentation site into site/ (mkdocs.yml): strict, so a broken link or a page missing from the
 # nav fails; then no page may load a script, style sheet or font from another host (it works offline)

@@ -59,7 +59,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def threads_per_worker() -> int:
+    """The cores shared out among pytest-xdist's workers (``make test`` runs ``-n auto``): two
+    workers on 2 cores get one thread each, so that neither waits on the other's OpenMP threads."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return max(1, min(2, (os.cpu_count() or 1) // workers))
+
+
+def pytest_configure(config):
+    """Under xdist, every command a test starts (``train.py`` ..., a subprocess) gets this worker's
+    share too."""
+    if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads_per_worker()))
+
+
 @pytest.fixture(autouse=True)
 def _threads():
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    torch.set_num_threads(threads_per_worker())
     yield
