@@ -33,6 +33,7 @@ RECIPES: dict[str, list[str]] = {
     "max_mult4": ["model.generator.max_mult=4"],            # 0.75x: the 8x8-16x16 widths halved
     "width24_lr2e-3": ["model.generator.width=24", "model.optimizer.lr=2e-3"],
     "width16_lr2e-3": ["model.generator.width=16", "model.optimizer.lr=2e-3"],
+    "width16_18ep": ["model.generator.width=16", "trainer.max_epochs=18"],  # 0.25x per epoch, twice the epochs
 }
 
 
