@@ -60,7 +60,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def threads_per_worker() -> int:
-    """The cores shared out among pytest-xdist's workers (``make test`` runs ``-n auto``): two
+    """The cores shared out among pytest-xdist's workers (``make test`` runs ``-n logical``): two
     workers on 2 cores get one thread each, so that neither waits on the other's OpenMP threads."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     return max(1, min(2, (os.cpu_count() or 1) // workers))
