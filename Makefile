@@ -13,8 +13,15 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $@
 
+# make train: the whole job in TRAIN_MINUTES on any CPU kind, the install included.  train.py gets
+# what the install left (time_budget_s); where its 12 epochs do not fit, the fit stops in time with
+# the learning rate annealed over it (docs/performance.md says what each CPU kind gets)
+# (TRAIN_ARGS: more train.py overrides, e.g. make train TRAIN_ARGS=trainer.precision=32-true)
+TRAIN_MINUTES ?= 10
+TRAIN_ARGS ?=
+MAKE_START := $(shell date +%s)
 train: install
-	$(PY) train.py
+	$(PY) train.py time_budget_s=$$(( $(TRAIN_MINUTES) * 60 - ($$(date +%s) - $(MAKE_START)) )) $(TRAIN_ARGS)
 
 # the fast suite on every logical CPU (pytest-xdist); a file's tests stay on one worker, so the
 # models its module-scoped fixtures train are trained once (tests/conftest.py shares the cores out)

@@ -34,6 +34,7 @@ RECIPES: dict[str, list[str]] = {
     "width24_lr2e-3": ["model.generator.width=24", "model.optimizer.lr=2e-3"],
     "width16_lr2e-3": ["model.generator.width=16", "model.optimizer.lr=2e-3"],
     "width16_18ep": ["model.generator.width=16", "trainer.max_epochs=18"],  # 0.25x per epoch, twice the epochs
+    "width16_12ep": ["model.generator.width=16", "trainer.max_epochs=12"],  # 0.25x per epoch, 4/3 the epochs
 }
 
 

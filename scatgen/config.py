@@ -45,6 +45,9 @@ def check_ranges(cfg: DictConfig) -> None:
     seed = OmegaConf.select(cfg, "seed", default=None)
     if isinstance(seed, int) and not 0 <= seed < 2**32:
         raise ConfigError(f"seed={seed} is out of range: seeds are integers from 0 to 2**32 - 1 (e.g. seed=0)")
+    budget = OmegaConf.select(cfg, "time_budget_s", default=None)
+    if isinstance(budget, (int, float)) and not budget > 0:
+        raise ConfigError(f"time_budget_s={budget} leaves no time; give seconds > 0 (e.g. time_budget_s=600), or null for none")
     epochs = OmegaConf.select(cfg, "trainer.max_epochs", default=None)
     steps = OmegaConf.select(cfg, "trainer.max_steps", default=-1)
     if isinstance(epochs, int) and (epochs == 0 or epochs < -1):

@@ -28,6 +28,7 @@ from scatgen.encoding.whitening import PCAWhitening
 from scatgen.models.components.augment import DiffAugment
 from scatgen.models.components.conv_encoder import ConvEncoder
 from scatgen.models.components.generator import Generator
+from scatgen.models.components.schedules import BudgetedCosineLR
 from scatgen.models.gan import GAN
 from scatgen.models.inverse_scattering import InverseScattering
 from scatgen.models.vae import VAE
@@ -74,6 +75,8 @@ class TrainSettings:
     # the part this run plays in the study's answer (conf/experiment/study32_*.yaml set it; read by
     # scatgen.studies.report): inverse_scattering | vae | gan (the main GAN) | reference_gan | None
     study_role: Optional[str] = None
+    # the whole run's wall-clock budget in seconds (make train: 10 minutes less its install); None: none
+    time_budget_s: Optional[float] = None
     data: Any = None
     encoder: Any = None
     whitening: Any = None
@@ -151,7 +154,7 @@ SCHEMAS = {
     "conv_encoder": schema_of(ConvEncoder, partial=True),
     "diff_augment": schema_of(DiffAugment),
     "adam": schema_of(torch.optim.Adam, partial=True, types={"lr": float}),
-    "cosine": schema_of(torch.optim.lr_scheduler.CosineAnnealingLR, partial=True),
+    "cosine": schema_of(BudgetedCosineLR, partial=True),
     "inverse_scattering": schema_of(InverseScattering, hydra_convert="all", zen_exclude=("encoder", "whitening")),
     "vae": schema_of(VAE, hydra_convert="all"),
     "gan": schema_of(GAN, hydra_convert="all"),

@@ -270,3 +270,16 @@ def test_degrade_keeps_every_palette_colour_nearest_to_itself_and_blurs():
     for dim in (-1, -2):  # both directions' differences lose energy
         assert y.diff(dim=dim).square().mean() < 0.8 * x.diff(dim=dim).square().mean()
     assert degrade(x, torch.Generator(), Degradation(0.0, 0.0, (1.0, 1.0), 0.0, 0.0)).equal(x)
+
+
+def test_the_feature_map_is_compiled_only_where_the_compilation_pays():
+    """Planted bugs it catches: compiling for every training split (make test's tiny runs would pay
+    about 30 s of compilation each), never compiling (the first evaluation of make train's run loses
+    40 s), or ignoring an explicit ``study.feature_compile``."""
+    from scatgen.studies.settings import COMPILE_FEATURES_FROM, StudySettings
+
+    auto = StudySettings()
+    assert not auto.compile_features(256) and not auto.compile_features(COMPILE_FEATURES_FROM - 1)
+    assert auto.compile_features(COMPILE_FEATURES_FROM) and auto.compile_features(8192)
+    assert StudySettings(feature_compile=True).compile_features(16)
+    assert not StudySettings(feature_compile=False).compile_features(65536)

@@ -21,9 +21,12 @@ class ScatteringFeatures(nn.Module):
     """Images ``(B, C, H, W)`` in ``[-1, 1]`` -> features ``(B, num_features)``; call ``fit`` first."""
 
     def __init__(self, image_size: int = 64, J: int = 3, L: int = 8, n_components: int | None = 64, channels: int = 3,
-                 batch_size: int = 128):
+                 batch_size: int = 128, compile: bool = False):
         super().__init__()
-        self.scattering = Scattering(J=J, L=L, image_size=image_size, channels=channels, backend="fast")
+        # compile: torch.compile the scattering (the same numbers to float32 rounding; worth its one-off compilation
+        # only for thousands of images: docs/performance.md, "Evaluation cost")
+        self.scattering = Scattering(J=J, L=L, image_size=image_size, channels=channels, backend="fast",
+                                     compile=compile)
         raw_dim = self.scattering.code_shape[0]
         self.n_components = min(n_components, raw_dim) if n_components else None
         self.num_features = self.n_components or raw_dim

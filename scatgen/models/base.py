@@ -17,6 +17,7 @@ from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMe
 
 from scatgen.data.datasets import to_unit
 from scatgen.models.components.priors import GaussianPrior, LatentPrior
+from scatgen.models.components.schedules import BudgetedCosineLR, fit_budget_clock
 
 
 class GenerativeModel(L.LightningModule):
@@ -102,6 +103,9 @@ class GenerativeModel(L.LightningModule):
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer, T_max=max(1, int(self.trainer.estimated_stepping_batches)))
+        clock = fit_budget_clock(self.trainer)
+        if clock is not None and isinstance(scheduler, BudgetedCosineLR):  # anneal over the time budget where it binds
+            scheduler.clock = clock
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def trainable_parameters(self):

@@ -125,8 +125,10 @@ class StudyContext:
             shared = _REAL_FEATURES.get(key)
             if shared is None:
                 s = self.settings
-                f = ScatteringFeatures(image_size=self.images("train").shape[-1], J=s.feature_J, L=s.feature_L,
-                                       n_components=s.feature_components).to(self.device)
+                train = self.images("train")
+                f = ScatteringFeatures(image_size=train.shape[-1], J=s.feature_J, L=s.feature_L,
+                                       n_components=s.feature_components,
+                                       compile=s.compile_features(len(train))).to(self.device)
                 shared = self._read_features(key, f)
                 if shared is None:
                     f.fit(self.images("train"))

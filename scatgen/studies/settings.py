@@ -11,6 +11,9 @@ from typing import Any, Dict, List, Optional
 from omegaconf import DictConfig, OmegaConf
 
 
+COMPILE_FEATURES_FROM = 4096  # training images from which `feature_compile=None` compiles the feature map
+
+
 @dataclass
 class StudySettings:
     """The knobs of the study (``scripts/evaluate.py``, ``scripts/compare.py``, train.py's final
@@ -33,6 +36,10 @@ class StudySettings:
     feature_J: int = 3
     feature_L: int = 8
     feature_components: Optional[int] = 64  # None: no projection (C K features)
+    # torch.compile the feature map's scattering: None compiles when the training split has at least
+    # COMPILE_FEATURES_FROM images, where the one-off compilation (about 30 s, then cached on disk by PyTorch)
+    # pays for itself (1.75x faster at 64x64: docs/performance.md, "Evaluation cost")
+    feature_compile: Optional[bool] = None
     precision_recall_k: int = 3
     density_coverage_k: int = 5
     kid_subset_size: int = 1000
@@ -49,6 +56,10 @@ class StudySettings:
     empirical_noise: float = 0.1          # empirical: a training latent + this much noise (relative to each coordinate's spread)
     cache_dir: Optional[str] = "data/cache"  # the mode classifier is cached here (the config: ${paths.cache_dir})
     extra: Dict[str, Any] = field(default_factory=dict)  # recorded beside the metrics (evaluate.py: the run's settings)
+
+    def compile_features(self, n_train: int) -> bool:
+        """Whether the feature map of a training split of ``n_train`` images is compiled."""
+        return self.feature_compile if self.feature_compile is not None else n_train >= COMPILE_FEATURES_FROM
 
     @classmethod
     def from_config(cls, node: DictConfig | dict | None, **overrides) -> "StudySettings":
