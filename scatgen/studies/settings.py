@@ -37,7 +37,7 @@ class StudySettings:
     feature_L: int = 8
     feature_components: Optional[int] = 64  # None: no projection (C K features)
     # torch.compile the feature map's scattering: None compiles when the training split has at least
-    # COMPILE_FEATURES_FROM images, where the one-off compilation (about 30 s, then cached on disk by PyTorch)
+    # COMPILE_FEATURES_FROM images, where the one-off compilation (32-41 s measured at 64x64, then cached on disk by PyTorch)
     # pays for itself (1.75x faster at 64x64: docs/performance.md, "Evaluation cost")
     feature_compile: Optional[bool] = None
     precision_recall_k: int = 3
