@@ -41,19 +41,32 @@ def train_long(cfg: DictConfig, run_dir: Path) -> None:
         raise UserError(f"training {run_dir} stopped; run the same command again to resume it from its newest checkpoint")
 
 
-def run_data(run_dir: Path) -> DictConfig | None:
-    """The run's ``data`` node, from its own composed config (``.hydra/config.yaml``)."""
+def run_config(run_dir: Path) -> DictConfig | None:
+    """The run's own composed config (``.hydra/config.yaml``), or ``None`` before it started."""
     path = run_dir / ".hydra" / "config.yaml"
-    return OmegaConf.load(path).data if path.is_file() else None
+    return OmegaConf.load(path) if path.is_file() else None
+
+
+def run_data(run_dir: Path) -> DictConfig | None:
+    """The run's ``data`` node."""
+    config = run_config(run_dir)
+    return config.data if config is not None else None
 
 
 def trained_on(run_dir: Path) -> str:
-    """What the run's data and batch were."""
-    data = run_data(run_dir)
-    if data is None:
+    """What the run's data, batch and networks were, against the study's (``conf/shared/experiment/study32.yaml``)."""
+    config = run_config(run_dir)
+    if config is None:
         return "the study's data, batch of 32 and generator"
+    data = config.data
+    study_width = OmegaConf.load(ROOT / "conf" / "shared" / "experiment" / "study32.yaml").model.generator.width
+    g_width, d_width = config.model.generator.width, config.model.discriminator.width
+    networks = ("the study's generator" if g_width == study_width else
+                f"a generator of width {g_width} (the study's: {study_width})")
+    if d_width != g_width or config.model.discriminator.get("depth", 1) != 1:
+        networks += f", a discriminator of width {d_width} and depth {config.model.discriminator.get('depth', 1)}"
     return (f"{data.n_train:,} polygons of {data.image_size}x{data.image_size} generated (the study's models had 8,192), "
-            f"batch of {data.batch_size}, the study's generator")
+            f"batch of {data.batch_size}, {networks}")
 
 
 def reference_values(metrics_file: Path, model: str) -> dict:

@@ -427,3 +427,26 @@ def test_the_long_gan_page_judges_the_last_point_against_the_bar():
     page = curve_page(fall, "gan_long", bar)
     assert "The bar is not met." in page and "0.6 at 5,000 steps" in page
     assert "| 7,500 | 0.1 | 0.1 |" in page
+
+
+def test_the_long_gan_page_names_the_networks_a_lever_changed(tmp_path):
+    """The page says what each long run trained: the study's G, or the lever's wider G and pinned or
+    deeper D.  Planted bug it catches: every run called "the study's generator" (the width-64 lever
+    was)."""
+    from omegaconf import OmegaConf
+
+    from scatgen.long_run import trained_on
+
+    def run(generator_width, discriminator):
+        run_dir = tmp_path / f"run{len(list(tmp_path.iterdir()))}"
+        (run_dir / ".hydra").mkdir(parents=True)
+        OmegaConf.save({"data": {"n_train": 65536, "image_size": 32, "batch_size": 32},
+                        "model": {"generator": {"width": generator_width}, "discriminator": discriminator}},
+                       run_dir / ".hydra" / "config.yaml")
+        return trained_on(run_dir)
+
+    follows = {"width": "${model.generator.width}", "depth": 1}
+    assert run(32, follows).endswith("batch of 32, the study's generator")
+    wide = run(64, {"width": 32})
+    assert "a generator of width 64 (the study's: 32), a discriminator of width 32 and depth 1" in wide
+    assert "a discriminator of width 32 and depth 2" in run(32, {**follows, "depth": 2})
