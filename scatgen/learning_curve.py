@@ -107,11 +107,13 @@ def curve_page(records: list[dict], folder: str, bar: dict[str, float], referenc
 
 
 def write_curve(run_dir: Path, cfg: DictConfig, out_dir: Path, reference: dict | None = None,
-                reference_name: str = "", grid_steps: tuple[int, ...] = (), bar: dict | None = None) -> list[dict]:
-    """Evaluate the run's curve checkpoints and write ``out_dir/curve.json``, ``curve.png`` and, for
-    each of ``grid_steps`` measured, ``samples_gstepNNNNNN.png`` (64 samples from N(0, Id))."""
+                reference_name: str = "", grid_steps: tuple[int, ...] = (), bar: dict | None = None,
+                labels: dict | None = None) -> list[dict]:
+    """Evaluate the run's curve checkpoints and write ``out_dir/curve.json`` (each record with ``labels``:
+    what the run trained on, e.g. ``data/n_train``), ``curve.png`` and, for each of ``grid_steps``
+    measured, ``samples_gstepNNNNNN.png`` (64 samples from N(0, Id))."""
     evaluations = evaluate_curve(run_dir, cfg)
-    records = curve_records(evaluations)
+    records = [{**record, **(labels or {})} for record in curve_records(evaluations)]
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / "curve.json", records)
     plot_curve(records, out_dir / "curve.png", reference, reference_name, bar)

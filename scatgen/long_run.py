@@ -47,24 +47,31 @@ def run_config(run_dir: Path) -> DictConfig | None:
     return OmegaConf.load(path) if path.is_file() else None
 
 
-def run_data(run_dir: Path) -> DictConfig | None:
-    """The run's ``data`` node."""
+def run_labels(run_dir: Path) -> dict:
+    """What the run trained on, as curve-record keys (``{}`` before it started): its number of training
+    images and its networks' widths and D's depth (a lever may change them against the study's)."""
     config = run_config(run_dir)
-    return config.data if config is not None else None
+    if config is None:
+        return {}
+    model = config.model
+    return {"data/n_train": config.data.n_train, "model/generator_width": model.generator.width,
+            "model/discriminator_width": model.discriminator.width,
+            "model/discriminator_depth": model.discriminator.get("depth", 1)}
 
 
 def trained_on(run_dir: Path) -> str:
     """What the run's data, batch and networks were, against the study's (``conf/shared/experiment/study32.yaml``)."""
-    config = run_config(run_dir)
+    config, labels = run_config(run_dir), run_labels(run_dir)
     if config is None:
         return "the study's data, batch of 32 and generator"
     data = config.data
     study_width = OmegaConf.load(ROOT / "conf" / "shared" / "experiment" / "study32.yaml").model.generator.width
-    g_width, d_width = config.model.generator.width, config.model.discriminator.width
+    g_width, d_width, d_depth = (labels[f"model/{k}"] for k in ("generator_width", "discriminator_width",
+                                                                 "discriminator_depth"))
     networks = ("the study's generator" if g_width == study_width else
                 f"a generator of width {g_width} (the study's: {study_width})")
-    if d_width != g_width or config.model.discriminator.get("depth", 1) != 1:
-        networks += f", a discriminator of width {d_width} and depth {config.model.discriminator.get('depth', 1)}"
+    if d_width != g_width or d_depth != 1:
+        networks += f", a discriminator of width {d_width} and depth {d_depth}"
     return (f"{data.n_train:,} polygons of {data.image_size}x{data.image_size} generated (the study's models had 8,192), "
             f"batch of {data.batch_size}, {networks}")
 
@@ -84,7 +91,7 @@ def gan_long(cfg: DictConfig) -> list[dict]:
     log.info("training done in %.1f min (this call)", (time.perf_counter() - t0) / 60)
     reference = reference_values(ROOT / cfg.reference_metrics, cfg.reference_model)
     records = write_curve(run_dir, cfg, Path(cfg.out_dir), reference, f"{cfg.reference_model} ({cfg.reference_label})",
-                          tuple(cfg.grid_steps), QUALITY_BAR)
+                          tuple(cfg.grid_steps), QUALITY_BAR, labels=run_labels(run_dir))
     if cfg.get("page") and records:
         timing = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").is_file() else {}
         default = OmegaConf.load(ROOT / "conf" / "gan_long.yaml").recipe  # the recipe make study-gan-long runs
@@ -102,9 +109,9 @@ def gan_long(cfg: DictConfig) -> list[dict]:
                                                                                   f": {cfg.recipe}, seed {cfg.seed}")))
     if cfg.get("study_report") and (ROOT / cfg.study_report / "report.md").is_file() and records:
         axes = load_axes_table(ROOT / cfg.axes_report) if cfg.get("axes_report") else None
-        data = run_data(run_dir)  # what the GAN saw, said beside its verdict (it may differ from the study's data)
+        # the last record carries what the GAN saw and its networks, said beside the verdict (run_labels)
         path = refresh_answer(ROOT / cfg.study_report, claim2(axes) if axes else None, claim1(axes) if axes else None,
-                              {**records[-1], **({"data/n_train": data.n_train} if data is not None else {})})
+                              records[-1])
         log.info("the study report's answer now judges claim 3's image quality on this run -> %s", path)
     log.info("curve of %d checkpoints -> %s (%.1f min in all, this call)", len(records), cfg.out_dir,
              (time.perf_counter() - t0) / 60)

@@ -311,6 +311,12 @@ def test_the_answer_gives_one_verdict_per_claim_from_every_measurement():
     # a long GAN trained on other data than the study's says so beside its verdict
     assert "(30,000 generator steps on 65,536 generated images," in findings(runs, None, None,
                                                                              {**good, "data/n_train": 65536})
+    # and a lever's networks (the width-64 G beside the study's D)
+    wide = {**good, "data/n_train": 65536, "model/generator_width": 64, "model/discriminator_width": 32,
+            "model/discriminator_depth": 1}
+    assert ("(30,000 generator steps on 65,536 generated images, generator width 64, discriminator width 32 and "
+            "depth 1," in findings(runs, None, None, wide))
+    assert ", generator width 32, `make" in findings(runs, None, None, {**wide, "model/generator_width": 32})
     assert head.format(1, c1, "not shown") in findings(runs, None, ("not shown", "no fall"), good)
     assert head.format(1, c1, "not shown") in findings(runs)  # no size axis: the forgotten modes decide
     assert head.format(1, c1, "shown") in findings(_fake_runs(gan=forgets, scattering={}))
