@@ -72,8 +72,8 @@ study-axes: install
 	$(PY) scripts/study_axes.py out_dir=docs/study_axes study.n_samples=1024 study.classifier_steps=4000 \
 		'study.parts=[reconstruction,per_mode,resolution,samples,modes,memorisation]'
 
-# the study's SN-GAN at a GAN's budget (conf/gan_long.yaml's recipe, study32_gan_long_data64k: 65,536 polygons,
-# 32,512 generator steps, seed 0) and its learning curve on 10,000 N(0, Id) samples per checkpoint: docs/gan_long/ (hours on
+# the study's SN-GAN at a GAN's budget (conf/gan_long.yaml's recipe, study32_gan_long_data64k_g64: 65,536 polygons,
+# G of width 64, 32,512 generator steps, seed 0) and its learning curve on 10,000 N(0, Id) samples per checkpoint: docs/gan_long/ (hours on
 # 2 cores; resumes from its newest checkpoint: run it again). The run lives in $(LONG_RUNS).
 LONG_RUNS ?= $(HOME)/scatgen-runs
 study-gan-long: install
