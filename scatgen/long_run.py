@@ -61,10 +61,10 @@ def run_labels(run_dir: Path) -> dict:
 
 def trained_on(run_dir: Path) -> str:
     """What the run's data, batch and networks were, against the study's (``conf/shared/experiment/study32.yaml``)."""
-    config, labels = run_config(run_dir), run_labels(run_dir)
+    config = run_config(run_dir)
     if config is None:
         return "the study's data, batch of 32 and generator"
-    data = config.data
+    data, labels = config.data, run_labels(run_dir)
     study_width = OmegaConf.load(ROOT / "conf" / "shared" / "experiment" / "study32.yaml").model.generator.width
     g_width, d_width, d_depth = (labels[f"model/{k}"] for k in ("generator_width", "discriminator_width",
                                                                  "discriminator_depth"))

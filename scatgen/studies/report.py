@@ -205,10 +205,11 @@ def findings(runs, saturation: tuple[str, str] | None = None, storage: tuple[str
     if long_gan:
         keeps = all(long_gan.get(k) is not None and long_gan[k] >= bar for k, bar in QUALITY_BAR.items())
         seen = f" on {long_gan['data/n_train']:,} generated images" if long_gan.get("data/n_train") else ""
-        if long_gan.get("model/generator_width"):  # its networks (a lever may widen G or deepen D), when recorded
-            seen += f", generator width {long_gan['model/generator_width']}"
+        g_width = long_gan.get("model/generator_width")
+        if g_width:  # its networks (a lever may widen G or deepen D), when recorded
+            seen += f", generator width {g_width}"
             d_width, d_depth = long_gan.get("model/discriminator_width"), long_gan.get("model/discriminator_depth", 1)
-            if (d_width or long_gan["model/generator_width"]) != long_gan["model/generator_width"] or d_depth != 1:
+            if d_width not in (None, g_width) or d_depth != 1:
                 seen += f", discriminator width {d_width} and depth {d_depth}"
         claim3.insert(0, f"*GANs keep image quality, judged at a GAN's budget* ({long_gan['g_step']:,} generator steps{seen}, "
                          f"`make study-gan-long`, [curve](../gan_long.md)): " + ("shown" if keeps else "not shown") +
